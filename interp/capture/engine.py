@@ -1,0 +1,64 @@
+"""One forward pass with capture hooks: reduced activations for every requested (site, reduction)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from ..models.hooks import attached
+from ..models.loaded import LoadedModel
+from .reductions import BatchContext, reduce
+from .request import CaptureRequest
+
+
+def _store_dtype(name: str) -> torch.dtype:
+    return torch.float16 if name == "float16" else torch.float32
+
+
+@torch.no_grad()
+def capture_batch(lm: LoadedModel, request: CaptureRequest, images: Optional[torch.Tensor] = None,
+                  tokens: Optional[torch.Tensor] = None, coverage: Optional[torch.Tensor] = None,
+                  to_host: bool = True) -> dict[tuple[str, str], torch.Tensor]:
+    """Run the towers the request needs; return {(site, red): tensor[b, ...]} cast to the request's dtype.
+
+    Reductions and the dtype cast run on the model's device inside the hooks; only the results are copied.
+    """
+    bindings = lm.adapter.bindings()
+    towers = lm.adapter.towers()
+    dtype = _store_dtype(request.dtype)
+    out: dict[tuple[str, str], torch.Tensor] = {}
+    per_site = request.by_site()
+    ctxs = {
+        "visual": BatchContext(n_prefix=towers["visual"].n_prefix,
+                               coverage=coverage.to(lm.device) if coverage is not None else None),
+        "text": BatchContext(pool_index=towers["text"].pool_index(tokens) if tokens is not None else None),
+    }
+
+    def make_hook(site: str, reds: list[str]):
+        b = bindings[site]
+        ctx = ctxs[b.tower]
+
+        def hook(act, site_name):
+            for red in reds:
+                out[(site, red)] = reduce(b.kind, act, red, ctx).to(dtype)
+            return None
+
+        return hook
+
+    hooks = {s: [make_hook(s, reds)] for s, reds in per_site.items() if bindings[s].where != "return"}
+    with attached(bindings, hooks):
+        if "visual" in request.towers():
+            if images is None:
+                raise ValueError("the request names visual sites but no images were given")
+            emb = lm.model.encode_image(images.to(lm.device))
+            if "visual.proj" in per_site:
+                out[("visual.proj", "all")] = emb.to(dtype)
+        if "text" in request.towers():
+            if tokens is None:
+                raise ValueError("the request names text sites but no captions were given")
+            emb = lm.model.encode_text(tokens.to(lm.device))
+            if "text.proj" in per_site:
+                out[("text.proj", "all")] = emb.to(dtype)
+    if to_host:
+        out = {k: v.to("cpu", non_blocking=True) for k, v in out.items()}
+    return out

@@ -1,0 +1,144 @@
+"""`clip-interp` command line: parses arguments, calls one function per subcommand, prints results."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from activations_store import StoreError
+from probes.errors import ProbeError
+
+from .errors import InterpError
+
+EXPECTED = (InterpError, StoreError, ProbeError, FileNotFoundError)
+
+
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {n}")
+    return n
+
+
+def cmd_sites(args: argparse.Namespace) -> int:
+    """List canonical sites of a model with shapes and reductions."""
+    from .models import load_model
+
+    lm = load_model(args.model, device=args.device)
+    sites = lm.sites()
+    rows = [s for s in sites.values() if args.tower in (None, s.tower)]
+    if args.json:
+        print(json.dumps([{"site": s.name, "kind": s.kind, "shape": s.shape, "reductions": s.reductions} for s in rows]))
+        return 0
+    print(f"{lm.spec}  ({lm.name}, {len(rows)} sites)")
+    w = max(len(s.name) for s in rows)
+    for s in rows:
+        print(f"  {s.name:<{w}}  {s.kind:<8}  {str(list(s.shape)):<16}  {','.join(s.reductions)}")
+    return 0
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    """Capture activations into an HDF5 store."""
+    from .capture import CaptureRequest, capture, resolve_source
+    from .models import load_model
+
+    stimuli = resolve_source(args.stimuli, n=args.n, seed=args.seed)
+    lm = load_model(args.model, device=args.device)
+    request = CaptureRequest.parse(args.site, lm.sites(), has_masks=stimuli.max_objects > 0, dtype=args.dtype)
+    result = capture(lm, stimuli, request, args.out, batch_size=args.batch_size, resume=args.resume,
+                     progress=not args.quiet)
+    print(f"stored {result.rows} stimuli x {result.datasets} datasets in {result.path}"
+          + (f" (resumed at row {result.resumed_from})" if result.resumed_from else ""))
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """Describe a store: completeness, stimuli, datasets with shapes."""
+    from activations_store import ActivationStore
+
+    with ActivationStore(args.store) as st:
+        meta = st.meta
+        print(f"{st.path}: {st.n_committed}/{st.n_rows} rows committed, complete={st.complete}")
+        print(f"  model {meta.get('model_id')} (hash {meta.get('model_hash')}), stimuli {meta.get('stimulus_set')}")
+        print(f"  stimulus columns: {', '.join(st.stimuli)}")
+        for site, red in st.keys():
+            v = st[site, red]
+            print(f"  {site}:{red}  {list(v.shape)} {v.dtype}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """The main job: the chain on the embedded default model, into a report folder."""
+    from .pipeline_main import run_main
+
+    summary = run_main(args.model, Path(args.out), n=args.n, device=args.device, progress=not args.quiet)
+    print(summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    from .models.load import DEFAULT_MODEL
+
+    p = argparse.ArgumentParser(prog="clip-interp", description="Mechanistic interpretability for CLIP models.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn: Callable, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(fn=fn)
+        sp.add_argument("--device", default="cpu", help="torch device (default cpu)")
+        return sp
+
+    sp = add("sites", cmd_sites, "list a model's canonical hook sites with shapes")
+    sp.add_argument("model", nargs="?", default=DEFAULT_MODEL, help="model spec (NAME:TAG, NAME:none, NAME:PATH, organism)")
+    sp.add_argument("--tower", choices=["visual", "text"])
+    sp.add_argument("--json", action="store_true")
+
+    sp = add("cache", cmd_cache, "capture activations of a model on a stimulus set into an HDF5 store")
+    sp.add_argument("--model", default=DEFAULT_MODEL)
+    sp.add_argument("--stimuli", required=True, help="a folder of images (+captions.csv) or a probe-set name")
+    sp.add_argument("--site", action="append", required=True, help="SITE-GLOB[:red,red] (repeatable)")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--resume", action="store_true", help="continue an incomplete store")
+    sp.add_argument("--batch-size", type=_positive, default=32)
+    sp.add_argument("--n", type=_positive, help="number of stimuli (probe sets)")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--dtype", choices=["float16", "float32"], default="float16")
+    sp.add_argument("--quiet", action="store_true")
+
+    sp = add("inspect", cmd_inspect, "describe an activation store")
+    sp.add_argument("store")
+
+    sp = add("run", cmd_run, "run the whole chain on a model and write a report folder")
+    sp.add_argument("--model", default=DEFAULT_MODEL)
+    sp.add_argument("--out", default="report")
+    sp.add_argument("--n", type=_positive, default=None, help="stimuli per probe set (default: the job's own)")
+    sp.add_argument("--quiet", action="store_true")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: one clear error line and exit code 2 for every expected failure."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.fn(args) or 0)
+    except EXPECTED as exc:
+        print(f"clip-interp: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head`: not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("clip-interp: interrupted (committed rows are safe; rerun with --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
