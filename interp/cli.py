@@ -47,8 +47,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
     from .capture import CaptureRequest, capture, resolve_source
     from .models import load_model
 
-    stimuli = resolve_source(args.stimuli, n=args.n, seed=args.seed)
     lm = load_model(args.model, device=args.device)
+    stimuli = resolve_source(args.stimuli, n=args.n, seed=args.seed, size=lm.image_size[0])
     request = CaptureRequest.parse(args.site, lm.sites(), has_masks=stimuli.max_objects > 0, dtype=args.dtype)
     result = capture(lm, stimuli, request, args.out, batch_size=args.batch_size, resume=args.resume,
                      progress=not args.quiet)

@@ -48,12 +48,13 @@ def folder_source(folder: str | Path) -> StimulusSet:
     return StimulusSet(f"folder:{root}", ids, columns, render, captions)
 
 
-def resolve_source(source: str, n: int | None = None, seed: int = 0) -> StimulusSet:
-    """A folder path, or the name of a built-in probe set (see `probes.stimuli.PROBE_SETS`)."""
+def resolve_source(source: str, n: int | None = None, seed: int = 0, size: int = 224) -> StimulusSet:
+    """A folder path, or the name of a built-in probe set rendered at `size` px (see `probes.stimuli.PROBE_SETS`)."""
     from probes.stimuli import PROBE_SETS
 
     if source in PROBE_SETS:
-        return PROBE_SETS[source](n=n, seed=seed) if n else PROBE_SETS[source](seed=seed)
+        kw = {"seed": seed, "size": size} | ({"n": n} if n else {})
+        return PROBE_SETS[source](**kw)
     if Path(source).exists():
         return folder_source(source)
     raise StimulusError(f"stimulus source {source!r} is neither a folder nor a probe set ({', '.join(PROBE_SETS)})")
