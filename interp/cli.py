@@ -72,6 +72,22 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_probe(args: argparse.Namespace) -> int:
+    """Run one behavioural probe: a table on stdout, JSON + PNG in --out."""
+    from .behaviour import run_probe
+    from .models.text_only import load_encoder
+
+    if args.model.startswith("sbert:") and args.probe != "tor":
+        raise InterpError(f"{args.model} is a text-only encoder: only the tor probe runs on it")
+    enc = load_encoder(args.model, device=args.device)
+    res = run_probe(args.probe, enc, n=args.n, seed=args.seed)
+    print(f"{args.probe} on {args.model}")
+    print(res.table())
+    for p in res.save(args.out):
+        print(f"wrote {p}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: the chain on the embedded default model, into a report folder."""
     from .pipeline_main import run_main
@@ -113,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("inspect", cmd_inspect, "describe an activation store")
     sp.add_argument("store")
+
+    sp = add("probe", cmd_probe, "run a behavioural probe (every accuracy with n and a 95% CI)")
+    sp.add_argument("probe", help="colour, stroop, tor, ior, i2tor, matching, shape-bias or context")
+    sp.add_argument("--model", default=DEFAULT_MODEL, help="any model spec, or sbert:all-MiniLM-L6-v2 (tor only)")
+    sp.add_argument("--n", type=_positive, default=None)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--out", default="probe-results")
 
     sp = add("run", cmd_run, "run the whole chain on a model and write a report folder")
     sp.add_argument("--model", default=DEFAULT_MODEL)

@@ -51,9 +51,7 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, name: str, 
 
 def read_checkpoint(path: Path, spec: str, device: str = "cpu") -> LoadedModel:
     """Load a clip-interp checkpoint written by save_checkpoint."""
-    import open_clip
-
-    from .load import _file_sha
+    from .load import _create, _file_sha
 
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -63,14 +61,15 @@ def read_checkpoint(path: Path, spec: str, device: str = "cpu") -> LoadedModel:
         raise ModelSpecError(f"{path} is not a clip-interp checkpoint; for a plain state dict use NAME:{path}")
     name, cfg = blob["model_name"], blob["model_cfg"]
     register_config(name, cfg)
-    model, _, preprocess = open_clip.create_model_and_transforms(
-        name, pretrained=None, device=device, pretrained_text=False,
-        image_mean=tuple(blob["preprocess"]["mean"]), image_std=tuple(blob["preprocess"]["std"]))
+    model, preprocess = _create(name, None, device, image_mean=tuple(blob["preprocess"]["mean"]),
+                                image_std=tuple(blob["preprocess"]["std"]))
     sd = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if missing or unexpected:
         raise ModelSpecError(f"{path}: weights do not fit {name} ({len(missing)} missing, {len(unexpected)} unexpected)")
     tok = blob["tokenizer"]
-    tokenizer = WordTokenizer(tok["vocab"], tok["context_length"]) if tok["type"] == "word" else open_clip.get_tokenizer(name)
+    if tok["type"] != "word":
+        raise ModelSpecError(f"{path}: unknown tokenizer type {tok['type']!r}")
+    tokenizer = WordTokenizer(tok["vocab"], tok["context_length"])
     return LoadedModel(model.eval(), name, spec, f"{name}-{_file_sha(path)}", preprocess, tokenizer,
                        torch.device(device), records=blob.get("records", {}))

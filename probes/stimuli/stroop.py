@@ -28,10 +28,10 @@ def _backgrounds_for(ink: tuple[int, int, int], floor: float) -> list[str]:
 
 def stroop_grid(n: int | None = None, seed: int = 0, size: int = 224, terms: tuple[str, ...] = TERMS,
                 font_sizes: tuple[float, ...] = (0.16, 0.22), contrast_floor: float = 1.6,
-                controls: bool = True) -> StimulusSet:
+                controls: bool = True, conditions: tuple[str, ...] | None = None) -> StimulusSet:
     """Every word x ink x font size x admissible background, then the controls; `n` cycles the grid with jitter.
 
-    Font sizes are fractions of the image side. Columns: word (colour term, or the non-word), ink (term; 'neutral'
+    `conditions` keeps only cells of those conditions. Font sizes are fractions of the image side. Columns: word (colour term, or the non-word), ink (term; 'neutral'
     for word_only), condition, background, font_px, is_word.
     """
     for t in terms:
@@ -51,6 +51,10 @@ def stroop_grid(n: int | None = None, seed: int = 0, size: int = 224, terms: tup
         for (k, nw), ink in product(enumerate(NONWORDS[: len(terms)]), terms):
             bg = _backgrounds_for(COLOUR_TERMS[ink], contrast_floor)[0]
             cells.append((nw, ink, "nonword", bg, font_sizes[k % len(font_sizes)]))
+    if conditions is not None:
+        cells = [c for c in cells if c[2] in conditions]
+        if not cells:
+            raise ProbeError(f"no Stroop cells of conditions {conditions}")
     total = n or len(cells)
     rng = np.random.default_rng(seed)
     jitter = rng.uniform(-0.06, 0.06, (total, 2)) * size if n and n > len(cells) else np.zeros((total, 2))
