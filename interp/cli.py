@@ -88,6 +88,24 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_neurons(args: argparse.Namespace) -> int:
+    """Neuron census on a store captured on the census set."""
+    from .report import census_report
+
+    text = census_report(Path(args.store), args.reduction, args.sites, Path(args.out) if args.out else None,
+                         alpha=args.alpha, n_perm=args.permutations, progress=not args.quiet)
+    print(text)
+    return 0
+
+
+def cmd_attention(args: argparse.Namespace) -> int:
+    """CLS-to-object attention mass on a store captured on multi-object scenes."""
+    from .report import attention_report
+
+    print(attention_report(Path(args.store), Path(args.out) if args.out else None))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: the chain on the embedded default model, into a report folder."""
     from .pipeline_main import run_main
@@ -136,6 +154,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--n", type=_positive, default=None)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", default="probe-results")
+
+    sp = add("neurons", cmd_neurons, "classify neurons (colour / text / multimodal colour) from a census store")
+    sp.add_argument("action", choices=["classify"])
+    sp.add_argument("--store", required=True)
+    sp.add_argument("--reduction", default="cls", choices=["cls", "mean", "max"])
+    sp.add_argument("--sites", default="visual.blocks.*.mlp.post", help="site glob of MLP neuron sites")
+    sp.add_argument("--alpha", type=float, default=0.05)
+    sp.add_argument("--permutations", type=_positive, default=20)
+    sp.add_argument("--out", default=None, help="folder for census.json / census.png (default: next to the store)")
+    sp.add_argument("--quiet", action="store_true")
+
+    sp = add("attention", cmd_attention, "CLS-to-object attention mass per layer and head")
+    sp.add_argument("action", choices=["mass"])
+    sp.add_argument("--store", required=True)
+    sp.add_argument("--out", default=None)
 
     sp = add("run", cmd_run, "run the whole chain on a model and write a report folder")
     sp.add_argument("--model", default=DEFAULT_MODEL)
