@@ -1,0 +1,166 @@
+"""Ablations at canonical sites: neuron sets (zero / mean / resample) and attention heads (by their contribution
+to the residual). Each builds hooks for `interp.models.attached`; nothing here touches module internals beyond
+what the adapter binds."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Mapping, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import InterpError
+from ..models.hooks import SiteHook
+from ..models.loaded import LoadedModel
+
+Mode = Literal["zero", "mean", "resample"]
+MODES = ("zero", "mean", "resample")
+
+
+@dataclass
+class Reference:
+    """Activations of reference stimuli at the ablated sites: acts[site] = [m, tokens, neurons] (float32)."""
+
+    acts: dict[str, torch.Tensor]
+    seed: int = 0
+    _gen: Optional[torch.Generator] = field(default=None, repr=False)
+
+    def mean(self, site: str) -> torch.Tensor:
+        """Per-position mean over reference stimuli [tokens, neurons]."""
+        return self.acts[site].mean(0)
+
+    def sample(self, site: str, b: int) -> torch.Tensor:
+        """b reference activations drawn with replacement [b, tokens, neurons] (resample ablation)."""
+        if self._gen is None:
+            self._gen = torch.Generator().manual_seed(self.seed)
+        idx = torch.randint(0, self.acts[site].shape[0], (b,), generator=self._gen)
+        return self.acts[site][idx]
+
+
+@torch.no_grad()
+def collect_reference(lm: LoadedModel, images: torch.Tensor, sites: Sequence[str], batch: int = 128) -> Reference:
+    """Run reference images and keep the full activations at `sites` (for mean / resample ablation)."""
+    from ..capture import CaptureRequest, capture_batch
+
+    req = CaptureRequest.parse([f"{s}:all" for s in sites], lm.sites(), dtype="float32")
+    parts: dict[str, list[torch.Tensor]] = {s: [] for s in sites}
+    for i in range(0, len(images), batch):
+        got = capture_batch(lm, req, images=images[i : i + batch])
+        for s in sites:
+            parts[s].append(got[(s, "all")])
+    return Reference({s: torch.cat(v) for s, v in parts.items()})
+
+
+def neuron_ablation(units: Mapping[str, Sequence[int] | np.ndarray], mode: Mode = "zero",
+                    reference: Optional[Reference] = None) -> dict[str, list[SiteHook]]:
+    """Hooks that replace the given neurons (last axis) at each site: by 0, the reference mean, or resampled values."""
+    if mode not in MODES:
+        raise InterpError(f"unknown ablation mode {mode!r}; use {', '.join(MODES)}")
+    if mode != "zero" and reference is None:
+        raise InterpError(f"{mode} ablation needs reference activations (collect_reference)")
+    hooks: dict[str, list[SiteHook]] = {}
+    for site, idx in units.items():
+        idx_t = torch.as_tensor(np.asarray(idx, dtype=np.int64))
+        if idx_t.numel() == 0:
+            continue
+
+        def hook(act: torch.Tensor, s: str, idx_t=idx_t) -> torch.Tensor:
+            out = act.clone()
+            if mode == "zero":
+                out[..., idx_t] = 0
+            elif mode == "mean":
+                out[..., idx_t] = reference.mean(s)[..., idx_t].to(act.dtype)
+            else:
+                out[..., idx_t] = reference.sample(s, act.shape[0])[..., idx_t].to(act.dtype)
+            return out
+
+        hooks[site] = [hook]
+    return hooks
+
+
+def _mha_head_contributions(attn: nn.MultiheadAttention, x: torch.Tensor, attn_mask) -> torch.Tensor:
+    """contrib[b, h, t, d]: head h's share of the attention output (out = sum_h contrib + out_proj.bias)."""
+    from ..models.patterns import mha_pattern
+
+    d, H = attn.embed_dim, attn.num_heads
+    hd = d // H
+    pat = mha_pattern(attn, (x,), {"attn_mask": attn_mask})                          # [b, H, t, t]
+    v = F.linear(x, attn.in_proj_weight[2 * d :], attn.in_proj_bias[2 * d :] if attn.in_proj_bias is not None else None)
+    v = v.view(x.shape[0], x.shape[1], H, hd).transpose(1, 2)                     # [b, H, t, hd]
+    z = pat @ v                                                                    # [b, H, t, hd]
+    w_o = attn.out_proj.weight.view(d, H, hd)                                      # [d, H, hd]
+    return torch.einsum("bhte,dhe->bhtd", z, w_o)
+
+
+class HeadAblation:
+    """Zero- or mean-ablate attention heads by subtracting their contribution from the attention output.
+
+    Works on nn.MultiheadAttention blocks (open_clip ViT and text towers). `means[(block_site, h)]` holds the
+    mean contribution [t, d] for mean ablation.
+    """
+
+    def __init__(self, lm: LoadedModel, heads: Mapping[str, Sequence[int]], mode: Literal["zero", "mean"] = "zero",
+                 means: Optional[dict[tuple[str, int], torch.Tensor]] = None) -> None:
+        self.lm, self.heads, self.mode, self.means = lm, dict(heads), mode, means or {}
+        self.handles: list = []
+        bindings = lm.adapter.bindings()
+        self.modules = {}
+        for site in self.heads:
+            if site not in bindings or bindings[site].kind != "pattern":
+                raise InterpError(f"heads are named by their pattern site (e.g. visual.blocks.3.attn.pattern), not {site!r}")
+            mod = bindings[site].module
+            if not isinstance(mod, nn.MultiheadAttention):
+                raise InterpError(f"head ablation supports nn.MultiheadAttention; {site} is {type(mod).__name__}")
+            self.modules[site] = mod
+        if mode == "mean" and any((s, h) not in self.means for s, hs in self.heads.items() for h in hs):
+            raise InterpError("mean head ablation needs mean contributions (head_means)")
+
+    def __enter__(self) -> "HeadAblation":
+        for site, mod in self.modules.items():
+            store: dict = {}
+
+            def pre(m, args, kwargs, store=store):
+                store["x"], store["mask"] = args[0], kwargs.get("attn_mask")
+
+            def post(m, args, kwargs, out, site=site, store=store):
+                contrib = _mha_head_contributions(m, store["x"], store["mask"])
+                o = out[0]
+                for h in self.heads[site]:
+                    o = o - contrib[:, h]
+                    if self.mode == "mean":
+                        o = o + self.means[(site, h)].to(o.dtype)
+                return (o, *out[1:])
+
+            self.handles.append(mod.register_forward_pre_hook(pre, with_kwargs=True))
+            self.handles.append(mod.register_forward_hook(post, with_kwargs=True))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for h in self.handles:
+            h.remove()
+        self.handles.clear()
+
+
+@torch.no_grad()
+def head_means(lm: LoadedModel, images: torch.Tensor, heads: Mapping[str, Sequence[int]]) -> dict[tuple[str, int], torch.Tensor]:
+    """Mean contribution [t, d] of each listed head over reference images."""
+    bindings = lm.adapter.bindings()
+    sums: dict[tuple[str, int], torch.Tensor] = {}
+    handles = []
+    for site, hs in heads.items():
+        mod = bindings[site].module
+
+        def pre(m, args, kwargs, site=site, hs=hs):
+            c = _mha_head_contributions(m, args[0], kwargs.get("attn_mask"))
+            for h in hs:
+                sums[(site, h)] = sums.get((site, h), 0) + c[:, h].sum(0)
+
+        handles.append(mod.register_forward_pre_hook(pre, with_kwargs=True))
+    try:
+        lm.model.encode_image(images)
+    finally:
+        for h in handles:
+            h.remove()
+    return {k: v / len(images) for k, v in sums.items()}
