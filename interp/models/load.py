@@ -188,7 +188,7 @@ def _organism_path(spec: str) -> Path:
     name = ("organism-control" if control else "organism") + (f"-epoch{int(epoch):02d}" if epoch else "")
     path = ORGANISM_DIR / f"{name}.pt"
     if not path.is_file():
-        have = sorted(p.stem for p in ORGANISM_DIR.glob("*.pt")) if ORGANISM_DIR.is_dir() else []
+        have = sorted(p.stem for p in ORGANISM_DIR.glob("*.pt") if not p.name.startswith(".")) if ORGANISM_DIR.is_dir() else []
         raise ModelSpecError(f"no shipped checkpoint for {spec} ({path}); shipped: {', '.join(have) or 'none'}. "
                              "Train one with `clip-interp organism train`.")
     return path
