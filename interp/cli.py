@@ -106,6 +106,36 @@ def cmd_attention(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ablate(args: argparse.Namespace) -> int:
+    """A causal experiment with matched random controls."""
+    from .experiments import ior_head_experiment, neuron_ablation_experiment
+    from .models import load_model
+
+    lm = load_model(args.model, device=args.device)
+    out = Path(args.out)
+    if args.experiment == "ior":
+        text, _ = ior_head_experiment(lm, Path(args.store), top_k=args.heads, n_controls=args.controls, out=out)
+    else:
+        neurons = args.neurons or ("text-selective" if args.experiment == "stroop" else "multimodal-colour")
+        text, _ = neuron_ablation_experiment(lm, Path(args.store), neurons, args.mode, args.controls, out=out,
+                                             progress=not args.quiet)
+    print(text)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_organism(args: argparse.Namespace) -> int:
+    """Train the model organism (planted or control corpus)."""
+    from .organism.train import TrainConfig, train
+
+    cfg = TrainConfig(corpus=args.corpus, seed=args.seed, epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
+                      batch_size=args.batch_size, threads=args.threads,
+                      name=args.name or ("organism" if args.corpus == "planted" else "organism-control"))
+    path = train(cfg, args.out, progress=not args.quiet)
+    print(f"wrote {path}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: the chain on the embedded default model, into a report folder."""
     from .pipeline_main import run_main
@@ -169,6 +199,29 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=["mass"])
     sp.add_argument("--store", required=True)
     sp.add_argument("--out", default=None)
+
+    sp = add("ablate", cmd_ablate, "ablate neurons or heads and compare with matched random controls")
+    sp.add_argument("--experiment", choices=["stroop", "colour", "ior"], default="stroop")
+    sp.add_argument("--model", default=DEFAULT_MODEL)
+    sp.add_argument("--store", required=True, help="store holding the census (stroop, colour) or attention mass (ior)")
+    sp.add_argument("--neurons", choices=["text-selective", "multimodal-colour", "colour-selective"])
+    sp.add_argument("--mode", choices=["zero", "mean", "resample"], default="mean")
+    sp.add_argument("--controls", type=_positive, default=100)
+    sp.add_argument("--heads", type=_positive, default=3, help="ior: number of large-object heads")
+    sp.add_argument("--out", default="ablation-results")
+    sp.add_argument("--quiet", action="store_true")
+
+    sp = add("organism", cmd_organism, "train the model organism on its planted (or control) corpus")
+    sp.add_argument("action", choices=["train"])
+    sp.add_argument("--corpus", choices=["planted", "control"], default="planted")
+    sp.add_argument("--epochs", type=_positive, default=8)
+    sp.add_argument("--steps-per-epoch", type=_positive, default=100)
+    sp.add_argument("--batch-size", type=_positive, default=256)
+    sp.add_argument("--threads", type=_positive, default=1)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--name", default=None)
+    sp.add_argument("--out", default="organism-run")
+    sp.add_argument("--quiet", action="store_true")
 
     sp = add("run", cmd_run, "run the whole chain on a model and write a report folder")
     sp.add_argument("--model", default=DEFAULT_MODEL)

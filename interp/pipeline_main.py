@@ -1,31 +1,175 @@
-"""The main job (`clip-interp run`): every stage on one model, each resumable, into a report folder."""
+"""The main job (`clip-interp run`): the whole chain on one model, each stage resumable, into a report folder.
+
+probe stimuli -> behavioural probes -> census capture -> neuron census -> multi-object capture -> CLS-to-object
+attention mass -> Stroop ablation with matched random controls -> neuron atlas -> index.html.
+A stage whose result file exists is skipped on a rerun; captures resume from their last committed batch.
+"""
 from __future__ import annotations
 
+import html
 import json
+import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
-MAIN_SITES = ["visual.blocks.*.mlp.post:cls,mean", "visual.blocks.*.attn.pattern:cls_row,object_mass",
-              "visual.proj", "text.blocks.*.mlp.post:eot", "text.proj"]
+CENSUS_SITES = ["visual.blocks.*.mlp.post:cls,mean", "visual.blocks.*.attn.pattern:cls_row", "visual.proj"]
+SCENE_SITES = ["visual.blocks.*.attn.pattern:cls_row,object_mass", "visual.proj"]
+PROBES = ("colour", "stroop", "tor", "ior", "i2tor", "matching", "shape-bias", "context")
 
 
-def run_main(model: str, out: Path, n: Optional[int] = None, device: str = "cpu", progress: bool = True) -> str:
-    """Run the chain and return a short text summary; results land in `out/`."""
-    from probes.stimuli import colour_patches
+class Stages:
+    """Runs named stages once: a stage's JSON result in `out/` marks it done."""
 
-    from .capture import CaptureRequest, capture, open_store
+    def __init__(self, out: Path, progress: bool) -> None:
+        self.out, self.progress, self.log = out, progress, []
+
+    def run(self, name: str, fn: Callable[[], dict]) -> dict:
+        """Run `fn` unless `out/stages/<name>.json` exists; return its JSON result."""
+        marker = self.out / "stages" / f"{name}.json"
+        if marker.exists():
+            self.log.append(f"{name}: done before (skipped)")
+            return json.loads(marker.read_text())
+        t = time.time()
+        if self.progress:
+            print(f"[{name}] ...", flush=True)
+        result = fn()
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        tmp = marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result, default=str))
+        tmp.replace(marker)
+        self.log.append(f"{name}: {time.time() - t:.1f}s")
+        return result
+
+
+def run_main(model: str, out: Path, n: Optional[int] = None, device: str = "cpu", progress: bool = True,
+             controls: int = 100) -> str:
+    """Run the chain and return a short text summary; everything lands in `out/`."""
+    from probes.stimuli import census_set, multi_object_scenes
+
+    from .behaviour import run_probe
+    from .capture import CaptureRequest, capture
+    from .experiments import ior_head_experiment, neuron_ablation_experiment
     from .models import load_model
+    from .report import attention_report, census_report
 
     out.mkdir(parents=True, exist_ok=True)
     lm = load_model(model, device=device)
-    stimuli = colour_patches(n=n or 110, seed=0, size=lm.image_size[0])
-    request = CaptureRequest.parse(MAIN_SITES, lm.sites(), has_masks=True)
-    store_path = out / "store.h5"
-    capture(lm, stimuli, request, store_path, batch_size=32, resume=store_path.exists(), progress=progress)
-    with open_store(store_path) as st:
-        summary = {"model": lm.spec, "store": str(store_path), "rows": st.n_committed, "complete": st.complete,
-                   "datasets": [f"{s}:{r} {list(st[s, r].shape)}" for s, r in st.keys()]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    lines = [f"model {summary['model']}: {summary['rows']} stimuli, {len(summary['datasets'])} datasets -> {store_path}"]
-    lines += [f"  {d}" for d in summary["datasets"][:6]] + ([f"  ... ({len(summary['datasets']) - 6} more)"] if len(summary["datasets"]) > 6 else [])
+    size = lm.image_size[0]
+    st = Stages(out, progress)
+    probes = {}
+    for p in PROBES:
+        def do(p=p):
+            res = run_probe(p, lm, n=n)
+            res.save(out / "probes")
+            return res.to_json()
+        probes[p] = st.run(f"probe-{p}", do)
+
+    census_store = out / "census.h5"
+
+    def do_census_capture():
+        stim = census_set(size=size, seed=0, n=n)
+        req = CaptureRequest.parse(CENSUS_SITES, lm.sites(), has_masks=stim.max_objects > 0)
+        capture(lm, stim, req, census_store, resume=census_store.exists(), progress=progress)
+        return {"store": str(census_store)}
+
+    st.run("capture-census", do_census_capture)
+    census = st.run("census", lambda: {"text": census_report(census_store, "cls", out=out / "census", progress=progress)})
+    scenes_store = out / "scenes.h5"
+
+    def do_scene_capture():
+        stim = multi_object_scenes(n=n or 200, seed=3, size=size, order="random", n_objects=(2, 3, 4))
+        req = CaptureRequest.parse(SCENE_SITES, lm.sites(), has_masks=True)
+        capture(lm, stim, req, scenes_store, resume=scenes_store.exists(), progress=progress)
+        return {"store": str(scenes_store)}
+
+    st.run("capture-scenes", do_scene_capture)
+    attention = st.run("attention", lambda: {"text": attention_report(scenes_store, out / "attention")})
+    ablation = st.run("ablation-stroop", lambda: neuron_ablation_experiment(
+        lm, census_store, "text-selective", "mean", controls, out=out / "ablation", progress=progress)[1])
+    ablation_c = st.run("ablation-colour", lambda: _maybe(lambda: neuron_ablation_experiment(
+        lm, census_store, "multimodal-colour", "mean", controls, out=out / "ablation", progress=progress)[1]))
+    ablation_h = st.run("ablation-ior-heads", lambda: _maybe(lambda: ior_head_experiment(
+        lm, scenes_store, 3, controls, out=out / "ablation")[1]))
+
+    def do_atlas():
+        from .atlas import build_atlas
+
+        return {"index": str(build_atlas(lm, census_store, out / "atlas", progress=progress))}
+
+    atlas = st.run("atlas", do_atlas)
+    index = write_index(out, lm.spec, probes, census, attention, ablation, ablation_c, ablation_h, atlas)
+    lines = [f"model {lm.spec}: report in {index}"] + [f"  {l}" for l in st.log]
+    s = probes["stroop"]["metrics"]["stroop_effect"]
+    lines.append(f"  Stroop effect {s['value']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}] (n={s['n']})")
+    if "effect" in ablation:
+        e = ablation["effect"]["ink_incongruent"]
+        lines.append(f"  ablating {ablation['target_size']} text-selective neurons: incongruent ink accuracy "
+                     f"{e['value']:+.3f} [{e['lo']:+.3f}, {e['hi']:+.3f}], p={ablation['p_value']['ink_incongruent']:.3g} vs random sets")
     return "\n".join(lines)
+
+
+def _maybe(fn: Callable[[], dict]) -> dict:
+    """Run an optional experiment; record why it could not run instead of failing the job."""
+    from .errors import InterpError
+
+    try:
+        return fn()
+    except InterpError as exc:
+        return {"skipped": str(exc)}
+
+
+def _est(d: dict) -> str:
+    return f"{d['value']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}] (n={d['n']})"
+
+
+def write_index(out: Path, spec: str, probes: dict, census: dict, attention: dict, ablation: dict,
+                ablation_c: dict, ablation_h: dict, atlas: dict) -> Path:
+    """index.html: findings in words, every number with its CI and n, and the figures."""
+    e = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>clip-interp report: {e(spec)}</title>",
+             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;line-height:1.4}"
+             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px}img{max-width:100%}"
+             "pre{background:#f6f6f6;padding:8px}</style></head><body>",
+             f"<h1>clip-interp report — {e(spec)}</h1>"]
+    c, s = probes["colour"]["metrics"], probes["stroop"]["metrics"]
+    parts.append("<h2>Findings</h2><ul>")
+    parts.append(f"<li>Colour naming: chromatic {_est(c['accuracy_chromatic'])}, achromatic {_est(c['accuracy_achromatic'])}; "
+                 f"achromatic deficit {_est(c['achromatic_deficit'])}.</li>")
+    parts.append(f"<li>Stroop: ink accuracy congruent {_est(s['ink_accuracy_congruent'])} vs incongruent "
+                 f"{_est(s['ink_accuracy_incongruent'])}; Stroop effect {_est(s['stroop_effect'])}; word accuracy on "
+                 f"incongruent images {_est(s['word_accuracy_incongruent'])}.</li>")
+    t = probes["tor"]["metrics"]
+    parts.append(f"<li>TOR: the first-mentioned object wins {_est(t['first_wins'])}, the last {_est(t['last_wins'])}.</li>")
+    parts.append(f"<li>IOR: the large object wins {_est(probes['ior']['metrics']['large_wins'])}; matching with the large object "
+                 f"first {_est(probes['matching']['metrics']['accuracy_large_first'])} vs last "
+                 f"{_est(probes['matching']['metrics']['accuracy_large_last'])} (McNemar p={probes['matching']['tables']['mcnemar']['p']:.3g}).</li>")
+    parts.append(f"<li>Shape bias {_est(probes['shape-bias']['metrics']['shape_bias'])}.</li>")
+    if "effect" in ablation:
+        a = ablation["effect"]
+        parts.append(f"<li>Ablating the {ablation['target_size']} text-selective neurons ({e(ablation['mode'])}): incongruent ink "
+                     f"accuracy changes by {_est(a['ink_incongruent'])} (random sets "
+                     f"{ablation['random_sets']['ink_incongruent']['mean']:+.3f} [{ablation['random_sets']['ink_incongruent']['lo']:+.3f}, "
+                     f"{ablation['random_sets']['ink_incongruent']['hi']:+.3f}], p={ablation['p_value']['ink_incongruent']:.3g}); "
+                     f"Stroop effect by {_est(a['stroop_effect'])}; colour naming of patches by {_est(a['colour_patches'])}.</li>")
+    parts.append("</ul>")
+    parts.append("<h2>Behavioural probes</h2>")
+    for p, r in probes.items():
+        parts.append(f"<h3>{e(p)}</h3><table><tr><th>metric</th><th>value [95% CI] (n)</th></tr>")
+        for k, v in r["metrics"].items():
+            parts.append(f"<tr><td>{e(k)}</td><td>{_est(v)}</td></tr>")
+        parts.append(f"</table><img src='probes/{e(p)}.png' alt='{e(p)}'>")
+    parts.append(f"<h2>Neuron census</h2><pre>{e(census['text'])}</pre><img src='census/census_cls.png' alt='census'>")
+    parts.append(f"<h2>CLS-to-object attention</h2><pre>{e(attention['text'])}</pre><img src='attention/attention.png' alt='attention'>")
+    parts.append("<h2>Causal experiments</h2>")
+    for name, a, img in (("text-selective neurons (Stroop)", ablation, "ablation_text-selective_mean.png"),
+                         ("multimodal colour neurons", ablation_c, "ablation_multimodal-colour_mean.png"),
+                         ("large-object heads (IOR)", ablation_h, "ablation_ior_heads.png")):
+        if "skipped" in a:
+            parts.append(f"<h3>{e(name)}</h3><p>not run: {e(a['skipped'])}</p>")
+        else:
+            parts.append(f"<h3>{e(name)}</h3><pre>{e(json.dumps({k: a[k] for k in ('effect', 'random_sets', 'p_value') if k in a}, indent=1))}</pre>"
+                         f"<img src='ablation/{img}' alt='{e(name)}'>")
+    parts.append(f"<h2>Neuron atlas</h2><p><a href='atlas/index.html'>open the atlas</a></p></body></html>")
+    path = out / "index.html"
+    path.write_text("\n".join(parts))
+    return path

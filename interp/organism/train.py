@@ -32,8 +32,8 @@ class TrainConfig:
 
     corpus: str = "planted"
     seed: int = 0
-    epochs: int = 6
-    steps_per_epoch: int = 110
+    epochs: int = 8
+    steps_per_epoch: int = 100
     batch_size: int = 256
     lr: float = 2e-3
     warmup_steps: int = 60
