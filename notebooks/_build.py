@@ -1,0 +1,161 @@
+"""Writes the audit notebooks from the cell sources below (run: python notebooks/_build.py)."""
+from pathlib import Path
+
+import nbformat as nbf
+
+HERE = Path(__file__).resolve().parent
+SETUP = """import os, tempfile
+from pathlib import Path
+import numpy as np, torch
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+torch.set_num_threads(2)
+MODEL = os.environ.get("CLIP_INTERP_MODEL", "organism")
+WORK = Path(tempfile.mkdtemp(prefix="clip-interp-nb-"))"""
+
+NOTEBOOKS = {
+    "01_neuron_audit": [
+        ("md", "# Neuron audit\nPick a neuron from the census, look at its card data (tuning, top stimuli, statistics), "
+               "its captum attribution, then ablate it and see what behaviour changes."),
+        ("code", SETUP),
+        ("code", """from interp import load_model
+from interp.capture import CaptureRequest, capture
+from interp.analyze.neurons import classify
+from activations_store import ActivationStore
+from probes.stimuli import census_set
+lm = load_model(MODEL)
+stim = census_set(size=lm.image_size[0])
+store = WORK / "census.h5"
+capture(lm, stim, CaptureRequest.parse(["visual.blocks.*.mlp.post:cls"], lm.sites()), store, progress=False)
+with ActivationStore(store) as st:
+    sites = [s for s, r in st.keys()]
+    census = classify(st, sites)
+census.table()"""),
+        ("code", """text = np.flatnonzero(census.arrays["text_selective"])
+pick = text[np.argmax(census.arrays["tsi"][text])] if len(text) else int(np.argmax(census.arrays["tsi"]))
+site, unit = str(census.site[pick]), int(census.unit[pick])
+card = census.records(np.arange(len(census.unit)) == pick)[0]
+print(site, unit, card["class"], "TSI", round(card["tsi"], 2), "q_text", card["q_text"])"""),
+        ("code", """from probes.stimuli.colours import TERMS
+with ActivationStore(store) as st:
+    acts = st[site, "cls"][:, unit].astype(float)
+    cols = st.stimuli
+cond = cols["condition"]
+groups = {c: acts[cond == c] for c in ["congruent", "incongruent", "word_only", "ink_only", "nonword"]}
+groups["patches"] = acts[cols["set"] == "colour_patches"]
+fig, ax = plt.subplots(1, 2, figsize=(10, 3))
+ax[0].bar(list(groups), [g.mean() for g in groups.values()], yerr=[g.std() / np.sqrt(len(g)) for g in groups.values()])
+ax[0].set_title(f"{site}:{unit} by condition")
+ax[1].bar(TERMS, [acts[(cond == 'word_only') & (cols['word'] == t)].mean() for t in TERMS])
+ax[1].set_title("words in neutral ink"); plt.setp(ax[1].get_xticklabels(), rotation=60)
+top = np.argsort(-acts)[:5]
+print("top stimuli:", [(cols["id"][i], cols["condition"][i], cols["word"][i]) for i in top])"""),
+        ("code", """from interp.attribute import neuron_attribution
+x = lm.images_to_tensor([stim.image(int(i)) for i in top[:2]])
+attr = neuron_attribution(lm, x, site, unit, token=0, n_steps=16)
+fig, ax = plt.subplots(1, 2, figsize=(5, 2.5))
+for a, im, at in zip(ax, [stim.image(int(i)) for i in top[:2]], attr.abs().sum(1)):
+    a.imshow(im); a.imshow(at, alpha=0.6, cmap="magma"); a.axis("off")"""),
+        ("code", """from interp.intervene import stroop_eval, neuron_ablation
+ev = stroop_eval(lm)
+base = ev.metrics(ev.correct())
+abl = ev.metrics(ev.correct(neuron_ablation({site: [unit]}, "zero")))
+change = {k: round(abl[k] - base[k], 4) for k in base}
+change"""),
+        ("code", """# the audit's result: the picked neuron passed the census tests, and its ablation was measured on every task
+assert card["q_text"] <= census.alpha or not len(text)
+assert set(change) == {"ink_incongruent", "ink_congruent", "word_incongruent", "colour_patches", "stroop_effect"}
+assert all(abs(v) <= 1 for v in change.values())"""),
+    ],
+    "02_stroop_ablation": [
+        ("md", "# The Stroop ablation\nDoes ablating the text-selective neurons weaken the Stroop effect, more than "
+               "random neuron sets matched in layer and activation?"),
+        ("code", SETUP),
+        ("code", """from interp import load_model
+from interp.behaviour import run_probe
+lm = load_model(MODEL)
+stroop = run_probe("stroop", lm)
+print(stroop.table())"""),
+        ("code", """from interp.capture import CaptureRequest, capture
+from interp.analyze.neurons import save_census, classify
+from activations_store import ActivationStore
+from probes.stimuli import census_set
+store = WORK / "census.h5"
+capture(lm, census_set(size=lm.image_size[0]), CaptureRequest.parse(["visual.blocks.*.mlp.post:cls"], lm.sites()), store, progress=False)
+with ActivationStore(store) as st:
+    census = classify(st, [s for s, r in st.keys()])
+save_census(store, census)
+print({s: r["text"] for s, r in census.table().items()})"""),
+        ("code", """from interp.experiments import neuron_ablation_experiment
+text, result = neuron_ablation_experiment(lm, store, "text-selective", "mean", n_controls=30, out=WORK, progress=False)
+print(text)"""),
+        ("code", """e = result["effect"]["ink_incongruent"]
+assert e["lo"] <= e["value"] <= e["hi"] and e["n"] > 100
+assert result["random_sets"]["ink_incongruent"]["n_sets"] == 30 and 0 < result["p_value"]["ink_incongruent"] <= 1
+assert stroop.metrics["stroop_effect"].n > 100"""),
+    ],
+    "03_multi_object_bias": [
+        ("md", "# Multi-object bias\nTOR, IOR and image-text matching, and where the CLS token looks (attention mass)."),
+        ("code", SETUP),
+        ("code", """from interp import load_model
+from interp.behaviour import run_probe
+lm = load_model(MODEL)
+res = {p: run_probe(p, lm, n=200) for p in ["tor", "ior", "i2tor", "matching"]}
+for p, r in res.items():
+    print(p); print(r.table())"""),
+        ("code", """from interp.capture import CaptureRequest, capture
+from interp.analyze.attention import attention_mass, plot_heatmap
+from activations_store import ActivationStore
+from probes.stimuli import multi_object_scenes
+store = WORK / "scenes.h5"
+capture(lm, multi_object_scenes(n=120, size=lm.image_size[0], order="random", n_objects=(2, 3, 4)),
+        CaptureRequest.parse(["visual.blocks.*.attn.pattern:cls_row,object_mass"], lm.sites(), has_masks=True), store, progress=False)
+with ActivationStore(store) as st:
+    am = attention_mass(st)
+fig = plt.figure(figsize=(6, 3)); plot_heatmap(am, fig)
+{k: str(v) for k, v in am.summary.items() if k.startswith("last_layer_normalised")}"""),
+        ("code", """tor = res["tor"].metrics
+chance = np.mean([1 / 2, 1 / 3, 1 / 4])
+print("first wins", tor["first_wins"], "chance", round(chance, 3))
+assert tor["first_wins"].n == 200 and am.mass.shape[2] == 120
+assert tor["first_wins"].lo > chance  # the planted organism prefers the first-mentioned object"""),
+    ],
+    "04_training_dynamics": [
+        ("md", "# Training dynamics\nProbes across the per-epoch checkpoints of the planted organism: shape bias, TOR "
+               "first-position preference, Stroop effect and the text-neuron census."),
+        ("code", SETUP),
+        ("code", """from interp import load_model
+from interp.models.load import ORGANISM_DIR
+from interp.behaviour import run_probe
+epochs = sorted(int(p.stem[-2:]) for p in ORGANISM_DIR.glob("organism-epoch*.pt"))
+rows = []
+for k in epochs:
+    lm = load_model(f"organism@epoch{k}")
+    sb = run_probe("shape-bias", lm).metrics["shape_bias"]
+    tor = run_probe("tor", lm, n=200).metrics["first_wins"]
+    st = run_probe("stroop", lm).metrics["stroop_effect"]
+    rows.append((k, sb, tor, st))
+    print(k, "shape bias", sb, "| TOR first", tor, "| Stroop", st)"""),
+        ("code", """fig, ax = plt.subplots(figsize=(6, 3))
+for i, name in enumerate(["shape bias", "TOR first wins", "Stroop effect"]):
+    v = [r[i + 1] for r in rows]
+    ax.errorbar([r[0] for r in rows], [e.value for e in v], yerr=[[e.value - e.lo for e in v], [e.hi - e.value for e in v]], marker="o", capsize=3, label=name)
+ax.set_xlabel("epoch"); ax.legend()"""),
+        ("code", """assert len(rows) == len(epochs) >= 2
+# the Stroop effect grows as the organism learns to read: last epoch above the first
+assert rows[-1][3].value > rows[0][3].value"""),
+    ],
+}
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nb = nbf.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src) for kind, src in cells]
+        nbf.write(nb, HERE / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()
