@@ -170,6 +170,10 @@ class ActivationStore:
     def __contains__(self, key: tuple[str, str]) -> bool:
         return schema.act_path(*key) in self._f
 
+    def stimuli_columns(self) -> list[str]:
+        """Names of the stimulus label columns."""
+        return [k for k in self._f[schema.STIMULI] if k != "masks"]
+
     @property
     def stimuli(self) -> dict[str, np.ndarray]:
         """Label columns of every stimulus (all rows, committed or not), strings decoded."""
@@ -182,6 +186,18 @@ class ActivationStore:
                 arr = ds.asstr()[()]
             out[name] = np.asarray(arr)
         return out
+
+    def column(self, name: str, block_rows: int = 1 << 16) -> np.ndarray:
+        """One label column, read in blocks; strings come back as fixed-width unicode (no per-row Python objects,
+        so a 10^6-row column costs megabytes, not hundreds of them)."""
+        if name not in self._f[schema.STIMULI]:
+            raise StoreKeyError(f"{self.path} has no stimulus column {name!r}{_suggest(name, list(self._f[schema.STIMULI]))}")
+        ds = self._f[schema.STIMULI][name]
+        if not h5py.check_string_dtype(ds.dtype):
+            return ds[()]
+        parts = [np.asarray(ds.asstr()[i : i + block_rows], dtype=str) for i in range(0, len(ds), block_rows)]
+        width = max((p.dtype.itemsize // 4 for p in parts), default=1)
+        return np.concatenate([p.astype(f"<U{width}") for p in parts]) if parts else np.zeros(0, str)
 
     def masks(self) -> RowView:
         """Per-object masks [n, K, h, w] of committed rows."""

@@ -118,7 +118,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     else:
         neurons = args.neurons or ("text-selective" if args.experiment == "stroop" else "multimodal-colour")
         text, _ = neuron_ablation_experiment(lm, Path(args.store), neurons, args.mode, args.controls, out=out,
-                                             progress=not args.quiet)
+                                             progress=not args.quiet, reduction=args.reduction)
     print(text)
     print(f"wrote {out}")
     return 0
@@ -140,7 +140,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     """The main job: the chain on the embedded default model, into a report folder."""
     from .pipeline_main import run_main
 
-    summary = run_main(args.model, Path(args.out), n=args.n, device=args.device, progress=not args.quiet)
+    summary = run_main(args.model, Path(args.out), n=args.n, device=args.device, progress=not args.quiet,
+                       controls=args.controls)
     print(summary)
     return 0
 
@@ -208,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--mode", choices=["zero", "mean", "resample"], default="mean")
     sp.add_argument("--controls", type=_positive, default=100)
     sp.add_argument("--heads", type=_positive, default=3, help="ior: number of large-object heads")
+    sp.add_argument("--reduction", choices=["cls", "mean"], default="mean",
+                    help="which census picks the neurons: at the CLS token or the patch mean (default)")
     sp.add_argument("--out", default="ablation-results")
     sp.add_argument("--quiet", action="store_true")
 
@@ -227,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--model", default=DEFAULT_MODEL)
     sp.add_argument("--out", default="report")
     sp.add_argument("--n", type=_positive, default=None, help="stimuli per probe set (default: the job's own)")
+    sp.add_argument("--controls", type=_positive, default=100, help="random neuron / head sets per causal experiment")
     sp.add_argument("--quiet", action="store_true")
     return p
 

@@ -89,17 +89,19 @@ def _write(out: Path, name: str, payload: dict, draw) -> list[Path]:
 
 def neuron_ablation_experiment(lm: LoadedModel, store_path: Path, neurons: str = "text-selective", mode: str = "mean",
                                n_controls: int = 100, dose: Sequence[int] = (1, 3, 10, 30, 100), out: Optional[Path] = None,
-                               seed: int = 0, progress: bool = True) -> tuple[str, dict]:
-    """Ablate a census class on the Stroop/colour evaluation; returns (text table, JSON payload)."""
-    units, ranks = target_units(store_path, neurons)
+                               seed: int = 0, progress: bool = True, reduction: str = "cls") -> tuple[str, dict]:
+    """Ablate a census class (from the census at `reduction`) on the Stroop/colour evaluation; returns (text table,
+    JSON payload)."""
+    units, ranks = target_units(store_path, neurons, reduction)
     if not units:
         raise InterpError(f"the census in {store_path} found no {neurons} neurons: nothing to ablate")
     ev = stroop_eval(lm, seed=seed)
     n_units = sum(len(u) for u in units.values())
     dose = tuple(k for k in dose if k < n_units) + (n_units,)
     res = ablation_experiment(lm, ev, units, mode=mode, n_controls=n_controls, ranking=ranks, dose=dose,
-                              dose_controls=20, seed=seed, progress=progress)
-    payload = {"experiment": f"ablate {neurons}", "model": lm.spec, **res.to_json()}
+                              dose_controls=min(20, n_controls), seed=seed, progress=progress)
+    payload = {"experiment": f"ablate {neurons} (census at {reduction})", "model": lm.spec, "census_reduction": reduction,
+               **res.to_json()}
     name = f"ablation_{neurons}_{mode}"
     if out is not None:
         _write(out, name, payload, lambda fig: _plot_ablation(res, ["ink_incongruent", "word_incongruent", "stroop_effect", "colour_patches"], fig))

@@ -73,7 +73,8 @@ def run_main(model: str, out: Path, n: Optional[int] = None, device: str = "cpu"
         return {"store": str(census_store)}
 
     st.run("capture-census", do_census_capture)
-    census = st.run("census", lambda: {"text": census_report(census_store, "cls", out=out / "census", progress=progress)})
+    census = st.run("census", lambda: {"text": census_report(census_store, "cls", out=out / "census", progress=progress)
+                                       + "\n\n" + census_report(census_store, "mean", out=out / "census", progress=progress)})
     scenes_store = out / "scenes.h5"
 
     def do_scene_capture():
@@ -84,8 +85,9 @@ def run_main(model: str, out: Path, n: Optional[int] = None, device: str = "cpu"
 
     st.run("capture-scenes", do_scene_capture)
     attention = st.run("attention", lambda: {"text": attention_report(scenes_store, out / "attention")})
-    ablation = st.run("ablation-stroop", lambda: neuron_ablation_experiment(
-        lm, census_store, "text-selective", "mean", controls, out=out / "ablation", progress=progress)[1])
+    # text is read where the letters are: the patch-mean census picks the units for the Stroop ablation
+    ablation = st.run("ablation-stroop", lambda: _maybe(lambda: neuron_ablation_experiment(
+        lm, census_store, "text-selective", "mean", controls, out=out / "ablation", progress=progress, reduction="mean")[1]))
     ablation_c = st.run("ablation-colour", lambda: _maybe(lambda: neuron_ablation_experiment(
         lm, census_store, "multimodal-colour", "mean", controls, out=out / "ablation", progress=progress)[1]))
     ablation_h = st.run("ablation-ior-heads", lambda: _maybe(lambda: ior_head_experiment(
@@ -158,7 +160,8 @@ def write_index(out: Path, spec: str, probes: dict, census: dict, attention: dic
         for k, v in r["metrics"].items():
             parts.append(f"<tr><td>{e(k)}</td><td>{_est(v)}</td></tr>")
         parts.append(f"</table><img src='probes/{e(p)}.png' alt='{e(p)}'>")
-    parts.append(f"<h2>Neuron census</h2><pre>{e(census['text'])}</pre><img src='census/census_cls.png' alt='census'>")
+    parts.append(f"<h2>Neuron census</h2><pre>{e(census['text'])}</pre><img src='census/census_cls.png' alt='census at CLS'>"
+                 "<img src='census/census_mean.png' alt='census at the patch mean'>")
     parts.append(f"<h2>CLS-to-object attention</h2><pre>{e(attention['text'])}</pre><img src='attention/attention.png' alt='attention'>")
     parts.append("<h2>Causal experiments</h2>")
     for name, a, img in (("text-selective neurons (Stroop)", ablation, "ablation_text-selective_mean.png"),

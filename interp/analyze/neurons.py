@@ -61,7 +61,12 @@ class _Acc:
         self.ss = np.zeros((g.n_groups, n_neurons))
         self.ps = np.zeros((len(g.perms), g.n_groups, n_neurons))
 
-    def add(self, lo: int, block: np.ndarray) -> None:
+    def add(self, lo: int, block: np.ndarray, sub: int = 2048) -> None:
+        # float64 sums keep ANOVA's sum-of-squares exact enough at 10^6 rows; sub-blocks bound the float64 copies
+        for s in range(0, len(block), sub):
+            self._add(lo + s, block[s : s + sub])
+
+    def _add(self, lo: int, block: np.ndarray) -> None:
         p = self.pos[lo : lo + len(block)]
         keep = p >= 0
         if not keep.any():
@@ -187,7 +192,10 @@ def classify(store: ActivationStore, sites: Sequence[str], reduction: str = "cls
 
     `stimuli` overrides the store's label columns (e.g. shuffled labels for a null check).
     """
-    groups = census_groupings(stimuli if stimuli is not None else store.stimuli, n_perm, seed)
+    if stimuli is None:
+        have = set(store.stimuli_columns())
+        stimuli = {c: store.column(c) for c in ("set", "colour", "word", "ink", "condition") if c in have}
+    groups = census_groupings(stimuli, n_perm, seed)
     n_total = store.n_committed
     if n_total < store.n_rows:
         raise InterpError(f"{store.path} is incomplete ({n_total}/{store.n_rows} rows): finish it with --resume first")
