@@ -203,12 +203,20 @@ class StoreWriter:
 
     def close(self) -> None:
         """Wait for queued commits, mark the store complete if every row is in, and close the file."""
+        self._finish(mark_complete=True)
+        self._raise_pending()
+
+    def abort(self) -> None:
+        """Stop without marking completion (used when the producer fails); committed rows stay."""
+        self._finish(mark_complete=False)
+
+    def _finish(self, mark_complete: bool) -> None:
         if self._file is None:
             return
         self._queue.put(_STOP)
         self._thread.join()
         try:
-            if self._error is None and self.complete:
+            if mark_complete and self._error is None and self.complete:
                 self._file.attrs["complete"] = True
                 fsync_file(self._file)
         except OSError as exc:
@@ -219,19 +227,6 @@ class StoreWriter:
             except Exception:  # noqa: BLE001 - closing after a failed write may fail again; the data is safe
                 pass
             self._file = None
-        self._raise_pending()
-
-    def abort(self) -> None:
-        """Stop without marking completion (used when the producer fails); committed rows stay."""
-        if self._file is None:
-            return
-        self._queue.put(_STOP)
-        self._thread.join()
-        try:
-            self._file.close()
-        except Exception:  # noqa: BLE001
-            pass
-        self._file = None
 
     def __enter__(self) -> "StoreWriter":
         return self

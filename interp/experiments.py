@@ -118,6 +118,22 @@ def _ior_large_wins(lm: LoadedModel, scenes_x: torch.Tensor, refs_x: torch.Tenso
     return win == large_pos
 
 
+def _matched_heads(heads: dict[str, list[int]], sites: list[str], n_heads: int,
+                   rng: np.random.Generator) -> dict[str, list[int]]:
+    """A random head set standing in for `heads`: each head replaced by a non-target head of its own layer, or of
+    any layer once its layer has none left."""
+    taken = {(s, h) for s, hs in heads.items() for h in hs}
+    out: dict[str, list[int]] = {}
+    for site, hs in heads.items():
+        for _ in hs:
+            free = [h for h in range(n_heads) if (site, h) not in taken]
+            pool = [(site, h) for h in free] or [(s, h) for s in sites for h in range(n_heads) if (s, h) not in taken]
+            s2, h2 = pool[int(rng.integers(len(pool)))]
+            taken.add((s2, h2))
+            out.setdefault(s2, []).append(h2)
+    return {s: sorted(hs) for s, hs in out.items()}
+
+
 def ior_head_experiment(lm: LoadedModel, store_path: Path, top_k: int = 3, n_controls: int = 100, n: int = 200,
                         out: Optional[Path] = None, seed: int = 0) -> tuple[str, dict]:
     """Zero-ablate the top-k large-object heads (attention analysis) and measure IOR's large-object preference,
@@ -144,10 +160,10 @@ def ior_head_experiment(lm: LoadedModel, store_path: Path, top_k: int = 3, n_con
         abl = _ior_large_wins(lm, sx, rx, objs, lp, SHAPE_CLASSES)
     rng = np.random.default_rng(seed)
     n_heads = score.shape[1]
+    all_sites = [f"visual.blocks.{int(l)}.attn.pattern" for l in layers]
     rand = []
     for _ in range(n_controls):
-        rh = {s: sorted(rng.choice([h for h in range(n_heads) if h not in hs], len(hs), replace=False).tolist())
-              for s, hs in heads.items()}
+        rh = _matched_heads(heads, all_sites, n_heads, rng)
         with HeadAblation(lm, rh):
             rand.append(_ior_large_wins(lm, sx, rx, objs, lp, SHAPE_CLASSES).mean() - base.mean())
     rand = np.array(rand)

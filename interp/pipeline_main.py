@@ -104,9 +104,11 @@ def run_main(model: str, out: Path, n: Optional[int] = None, device: str = "cpu"
     s = probes["stroop"]["metrics"]["stroop_effect"]
     lines.append(f"  Stroop effect {s['value']:.3f} [{s['lo']:.3f}, {s['hi']:.3f}] (n={s['n']})")
     if "effect" in ablation:
-        e = ablation["effect"]["ink_incongruent"]
-        lines.append(f"  ablating {ablation['target_size']} text-selective neurons: incongruent ink accuracy "
-                     f"{e['value']:+.3f} [{e['lo']:+.3f}, {e['hi']:+.3f}], p={ablation['p_value']['ink_incongruent']:.3g} vs random sets")
+        lines.append(f"  ablating {ablation['target_size']} text-selective neurons (vs {controls} matched random sets):")
+        for k in ("word_incongruent", "ink_incongruent", "stroop_effect", "colour_patches"):
+            e, r = ablation["effect"][k], ablation["random_sets"][k]
+            lines.append(f"    {k:<17} {e['value']:+.3f} [{e['lo']:+.3f}, {e['hi']:+.3f}]  random {r['mean']:+.3f} "
+                         f"[{r['lo']:+.3f}, {r['hi']:+.3f}]  p={ablation['p_value'][k]:.3g}")
     return "\n".join(lines)
 
 
@@ -148,11 +150,13 @@ def write_index(out: Path, spec: str, probes: dict, census: dict, attention: dic
     parts.append(f"<li>Shape bias {_est(probes['shape-bias']['metrics']['shape_bias'])}.</li>")
     if "effect" in ablation:
         a = ablation["effect"]
-        parts.append(f"<li>Ablating the {ablation['target_size']} text-selective neurons ({e(ablation['mode'])}): incongruent ink "
-                     f"accuracy changes by {_est(a['ink_incongruent'])} (random sets "
-                     f"{ablation['random_sets']['ink_incongruent']['mean']:+.3f} [{ablation['random_sets']['ink_incongruent']['lo']:+.3f}, "
-                     f"{ablation['random_sets']['ink_incongruent']['hi']:+.3f}], p={ablation['p_value']['ink_incongruent']:.3g}); "
-                     f"Stroop effect by {_est(a['stroop_effect'])}; colour naming of patches by {_est(a['colour_patches'])}.</li>")
+        rs, pv = ablation["random_sets"], ablation["p_value"]
+        parts.append(f"<li>Ablating the {ablation['target_size']} text-selective neurons ({e(ablation['mode'])} ablation) "
+                     f"changes word reading on incongruent images by {_est(a['word_incongruent'])} (random sets "
+                     f"{rs['word_incongruent']['mean']:+.3f} [{rs['word_incongruent']['lo']:+.3f}, {rs['word_incongruent']['hi']:+.3f}], "
+                     f"p={pv['word_incongruent']:.3g}), incongruent ink accuracy by {_est(a['ink_incongruent'])} "
+                     f"(p={pv['ink_incongruent']:.3g}), the Stroop effect by {_est(a['stroop_effect'])} (p={pv['stroop_effect']:.3g}), "
+                     f"and colour naming of plain patches by {_est(a['colour_patches'])}.</li>")
     parts.append("</ul>")
     parts.append("<h2>Behavioural probes</h2>")
     for p, r in probes.items():

@@ -144,3 +144,14 @@ def test_patching_identical_input_changes_nothing_and_full_patch_restores_clean(
     assert full.values[0, 0] == pytest.approx(full.clean, abs=1e-5) and full.corrupt < full.clean - 1e-3
     heads = patch_heads(tiny, clean, clean, [0, 1], metric)
     assert heads.values.shape == (2, 2) and np.allclose(heads.values, heads.clean, atol=1e-6)
+
+
+def test_matched_random_heads_stay_in_layer_when_they_can():
+    from interp.experiments import _matched_heads
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        got = _matched_heads({"a": [0, 1], "b": [3]}, ["a", "b", "c"], 4, rng)
+        assert sorted(got) == ["a", "b"] and len(got["a"]) == 2 and not {0, 1} & set(got["a"]) and got["b"] != [3]
+    full = _matched_heads({"a": [0, 1, 2, 3]}, ["a", "b"], 4, rng)
+    assert full == {"b": [0, 1, 2, 3]}  # no head left in layer a: the stand-ins come from another layer

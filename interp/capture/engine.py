@@ -46,19 +46,15 @@ def capture_batch(lm: LoadedModel, request: CaptureRequest, images: Optional[tor
         return hook
 
     hooks = {s: [make_hook(s, reds)] for s, reds in per_site.items() if bindings[s].where != "return"}
+    inputs = {"visual": (images, lm.model.encode_image, "images"), "text": (tokens, lm.model.encode_text, "captions")}
     with attached(bindings, hooks):
-        if "visual" in request.towers():
-            if images is None:
-                raise ValueError("the request names visual sites but no images were given")
-            emb = lm.model.encode_image(images.to(lm.device))
-            if "visual.proj" in per_site:
-                out[("visual.proj", "all")] = emb.to(dtype)
-        if "text" in request.towers():
-            if tokens is None:
-                raise ValueError("the request names text sites but no captions were given")
-            emb = lm.model.encode_text(tokens.to(lm.device))
-            if "text.proj" in per_site:
-                out[("text.proj", "all")] = emb.to(dtype)
+        for tower in sorted(request.towers(), key=lambda t: t != "visual"):
+            x, encode, what = inputs[tower]
+            if x is None:
+                raise ValueError(f"the request names {tower} sites but no {what} were given")
+            emb = encode(x.to(lm.device))
+            if f"{tower}.proj" in per_site:
+                out[(f"{tower}.proj", "all")] = emb.to(dtype)
     if to_host:
         out = {k: v.to("cpu", non_blocking=True) for k, v in out.items()}
     return out

@@ -40,7 +40,7 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, name: str, 
     blob = {
         "format": FORMAT, "version": 1, "model_name": name, "model_cfg": cfg, "tokenizer": tokenizer.state(),
         "preprocess": {"mean": list(mean), "std": list(std)},
-        "state_dict": {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()},
+        "state_dict": {k: (v.detach().cpu().half() if v.is_floating_point() else v.cpu()) for k, v in model.state_dict().items()},
         "records": json.loads(json.dumps(records, default=str)),
     }
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -41,6 +41,7 @@ class TrainConfig:
     threads: int = 1
     eval_size: int = 512
     name: str = "organism"
+    device: str = "auto"  # cuda when present, else cpu
 
 
 def model_config() -> dict:
@@ -72,10 +73,11 @@ def _git_revision() -> str:
 
 @torch.no_grad()
 def evaluate(model, tok: WordTokenizer, corpus: Corpus, n: int) -> dict:
-    """Held-out image->text retrieval (top-1 caption string match among n pairs) and mean loss proxy."""
+    """Held-out image->text retrieval: top-1 caption (string match) among n held-out pairs."""
+    dev = next(model.parameters()).device
     samples = [corpus.sample(10_000_000 + i) for i in range(n)]
-    img = model.encode_image(to_tensor([s.image for s in samples]), normalize=True)
-    txt = model.encode_text(tok([s.caption for s in samples]), normalize=True)
+    img = model.encode_image(to_tensor([s.image for s in samples]).to(dev), normalize=True)
+    txt = model.encode_text(tok([s.caption for s in samples]).to(dev), normalize=True)
     pick = (img @ txt.T).argmax(1).tolist()
     caps = [s.caption for s in samples]
     acc = float(np.mean([caps[j] == caps[i] for i, j in enumerate(pick)]))
@@ -97,7 +99,9 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, progress: bool = True,
     mcfg = model_config()
     register_config("organism", mcfg)
     torch.manual_seed(cfg.seed)
-    model = open_clip.create_model("organism", pretrained=None, output_dict=True)
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if cfg.device == "auto" else cfg.device))
+    model = open_clip.create_model("organism", pretrained=None, output_dict=True).to(device)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim >= 2 and "embedding" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0}],
@@ -108,7 +112,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, progress: bool = True,
     state_path = out / f".{cfg.name}-train-state.pt"
     step, history = 0, []
     if state_path.exists():  # resume after the last finished epoch
-        st = torch.load(state_path, map_location="cpu", weights_only=False)
+        st = torch.load(state_path, map_location=device, weights_only=False)
         if st["config"] != asdict(cfg):
             raise ValueError(f"{state_path} belongs to a different training config; remove it to start afresh")
         model.load_state_dict(st["model"])
@@ -124,7 +128,7 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, progress: bool = True,
     while step < total:
         model.train()
         batch = [corpus.sample(step * cfg.batch_size + j) for j in range(cfg.batch_size)]
-        out_d = model(to_tensor([s.image for s in batch]), tok([s.caption for s in batch]))
+        out_d = model(to_tensor([s.image for s in batch]).to(device), tok([s.caption for s in batch]).to(device))
         loss = loss_fn(out_d["image_features"], out_d["text_features"], out_d["logit_scale"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -155,5 +159,5 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, progress: bool = True,
     final = out / f"{cfg.name}.pt"
     records = {"train_config": asdict(cfg), "corpus": spec.as_dict(), "history": history,
                "git_revision": _git_revision(), "epoch": cfg.epochs, "torch": torch.__version__}
-    save_checkpoint(final, model.eval(), "organism", mcfg, tok, records, MEAN, STD)
+    save_checkpoint(final, model.eval().cpu(), "organism", mcfg, tok, records, MEAN, STD)
     return final
