@@ -108,6 +108,30 @@ def neuron_ablation_experiment(lm: LoadedModel, store_path: Path, neurons: str =
     return f"{name} on {lm.spec}\n" + res.table(), payload
 
 
+def single_unit_effects(lm: LoadedModel, store_path: Path, top: int = 24, mode: str = "zero", reduction: str = "cls",
+                        seed: int = 0) -> dict[str, dict[str, float]]:
+    """Zero-ablate each of the `top` most selective census neurons alone; effect on every Stroop/colour metric
+    (for the atlas cards: "site:unit" -> {metric: ablated - baseline, n: stimuli})."""
+    from .analyze.neurons import load_census
+    from .intervene import neuron_ablation
+
+    with ActivationStore(store_path) as st:
+        census = load_census(st, reduction)
+    sel = np.flatnonzero(census.cls != "none")
+    order = sel[np.argsort(-np.maximum(census.arrays["clsi"][sel], census.arrays["tsi"][sel]))][:top]
+    if len(order) == 0:
+        return {}
+    ev = stroop_eval(lm, seed=seed)
+    base = ev.metrics(ev.correct())
+    out = {}
+    for i in order:
+        site, unit = str(census.site[i]), int(census.unit[i])
+        m = ev.metrics(ev.correct(neuron_ablation({site: [unit]}, mode)))
+        out[f"{site}:{unit}"] = {"mode": mode, **{k: round(m[k] - base[k], 4) for k in base},
+                                 "n_stimuli": int(len(ev.images))}
+    return out
+
+
 def _ior_large_wins(lm: LoadedModel, scenes_x: torch.Tensor, refs_x: torch.Tensor, objs, large_pos, classes) -> np.ndarray:
     with torch.no_grad():
         s = torch.nn.functional.normalize(lm.model.encode_image(scenes_x).float(), dim=-1).numpy()

@@ -48,7 +48,7 @@ def run_main(model: str, out: Path, n: Optional[int] = None, device: str = "cpu"
 
     from .behaviour import run_probe
     from .capture import CaptureRequest, capture
-    from .experiments import ior_head_experiment, neuron_ablation_experiment
+    from .experiments import ior_head_experiment, neuron_ablation_experiment, single_unit_effects
     from .models import load_model
     from .report import attention_report, census_report
 
@@ -93,10 +93,12 @@ def run_main(model: str, out: Path, n: Optional[int] = None, device: str = "cpu"
     ablation_h = st.run("ablation-ior-heads", lambda: _maybe(lambda: ior_head_experiment(
         lm, scenes_store, 3, controls, out=out / "ablation")[1]))
 
+    single = st.run("single-neuron-ablations", lambda: single_unit_effects(lm, census_store))
+
     def do_atlas():
         from .atlas import build_atlas
 
-        return {"index": str(build_atlas(lm, census_store, out / "atlas", progress=progress))}
+        return {"index": str(build_atlas(lm, census_store, out / "atlas", ablations=single, progress=progress))}
 
     atlas = st.run("atlas", do_atlas)
     index = write_index(out, lm.spec, probes, census, attention, ablation, ablation_c, ablation_h, atlas)
@@ -166,7 +168,8 @@ def write_index(out: Path, spec: str, probes: dict, census: dict, attention: dic
         parts.append(f"</table><img src='probes/{e(p)}.png' alt='{e(p)}'>")
     parts.append(f"<h2>Neuron census</h2><pre>{e(census['text'])}</pre><img src='census/census_cls.png' alt='census at CLS'>"
                  "<img src='census/census_mean.png' alt='census at the patch mean'>")
-    parts.append(f"<h2>CLS-to-object attention</h2><pre>{e(attention['text'])}</pre><img src='attention/attention.png' alt='attention'>")
+    parts.append(f"<h2>CLS-to-object attention</h2><pre>{e(attention['text'])}</pre><img src='attention/attention.png' alt='attention'>"
+                 "<img src='attention/attention_overlays.png' alt='CLS attention overlays'>")
     parts.append("<h2>Causal experiments</h2>")
     for name, a, img in (("text-selective neurons (Stroop)", ablation, "ablation_text-selective_mean.png"),
                          ("multimodal colour neurons", ablation_c, "ablation_multimodal-colour_mean.png"),

@@ -87,4 +87,34 @@ def attention_report(store_path: Path, out: Optional[Path] = None) -> str:
                                                     "layers": am.layers,
                                                     "large_minus_small_norm": am.large_minus_small(True).tolist()}, indent=1))
     _figure(out / "attention.png", lambda fig: plot_heatmap(am, fig))
+    _attention_overlays(store_path, out / "attention_overlays.png")
     return "\n".join(f"{k:<42} {v}" for k, v in am.summary.items())
+
+
+def _attention_overlays(store_path: Path, path: Path, k: int = 4) -> Optional[Path]:
+    """CLS attention of the last layer (heads averaged) over the first k scenes, when the store can rebuild them."""
+    from probes.stimuli import PROBE_SETS
+
+    from .analyze.attention import overlay
+
+    with ActivationStore(store_path) as st:
+        meta = st.meta
+        rows = [s for s, r in st.keys() if r == "cls_row" and s.startswith("visual.blocks")]
+        if meta.get("stimulus_set") != "multi_object" or not rows:
+            return None
+        site = max(rows, key=lambda s: int(s.split(".")[2]))
+        att = st[site, "cls_row"][:k].astype(np.float64)  # [k, heads, tokens]
+    params = dict(meta.get("stimulus_params") or {})
+    size = int(meta["image_size"][0])
+    stim = PROBE_SETS["multi_object"](n=params.get("n", k), seed=params.get("seed", 0), size=size,
+                                      order=params.get("order", "random"), n_objects=tuple(params.get("n_objects", (2, 3, 4))))
+    side = int(round((att.shape[-1] - 1) ** 0.5))
+
+    def draw(fig):
+        for i in range(len(att)):
+            ax = fig.add_subplot(1, len(att), i + 1)
+            overlay(stim.image(i), att[i], (side, side), n_prefix=att.shape[-1] - side * side, ax=ax)
+            ax.set_title(stim.columns["objects"][i].replace("|", ", "), fontsize=7)
+        fig.suptitle(f"CLS attention, {site} (heads averaged)")
+
+    return _figure(path, draw, size=(3 * len(att), 3.2))

@@ -77,8 +77,12 @@
     const key = c.site + ":" + c.unit;
     if (IDX.attributed.indexOf(key) >= 0) { card.appendChild(el("h3", "integrated-gradients attribution (captum) on top stimuli"));
       const img = document.createElement("img"); img.src = "img/attr_" + c.site + "_" + c.unit + ".png"; img.alt = "attribution"; card.appendChild(img); }
-    card.appendChild(el("h3", "ablation"));
-    card.appendChild(el("p", c.ablation ? JSON.stringify(c.ablation) : "not measured for this neuron alone"));
+    card.appendChild(el("h3", "ablation of this neuron alone"));
+    if (c.ablation) {
+      const at = el("table"); Object.entries(c.ablation).forEach(([k, v]) => { const tr = el("tr"); tr.appendChild(el("th", k));
+        tr.appendChild(el("td", typeof v === "number" && k !== "n_stimuli" ? (v >= 0 ? "+" : "") + v.toFixed(4) : v)); at.appendChild(tr); });
+      card.appendChild(at);
+    } else card.appendChild(el("p", "not measured for this neuron alone"));
     card.scrollIntoView();
   }
   ["f-layer", "f-class", "f-colour"].forEach(id => $(id).addEventListener("change", () => { shown = 100; render(); }));
