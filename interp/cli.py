@@ -136,6 +136,22 @@ def cmd_organism(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_atlas(args: argparse.Namespace) -> int:
+    """Build the static neuron atlas of a census store."""
+    from activations_store import ActivationStore
+
+    from .atlas import build_atlas
+    from .models import load_model
+
+    with ActivationStore(args.store) as st:
+        spec = args.model or st.meta.get("model_id")
+    lm = None if args.no_model else load_model(spec, device=args.device)
+    index = build_atlas(lm, Path(args.store), Path(args.out), reduction=args.reduction,
+                        attribution_limit=args.attributions, progress=not args.quiet)
+    print(f"wrote {index} (open it in a browser; no server needed)")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """The main job: the chain on the embedded default model, into a report folder."""
     from .pipeline_main import run_main
@@ -212,6 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--reduction", choices=["cls", "mean"], default="mean",
                     help="which census picks the neurons: at the CLS token or the patch mean (default)")
     sp.add_argument("--out", default="ablation-results")
+    sp.add_argument("--quiet", action="store_true")
+
+    sp = add("atlas", cmd_atlas, "build the static neuron atlas (a web page per model) from a census store")
+    sp.add_argument("--store", required=True, help="a store with a census (clip-interp neurons classify)")
+    sp.add_argument("--out", default="atlas")
+    sp.add_argument("--model", default=None, help="model spec for thumbnails and attribution (default: the store's)")
+    sp.add_argument("--no-model", action="store_true", help="skip thumbnails and attribution maps")
+    sp.add_argument("--reduction", choices=["cls", "mean"], default="cls")
+    sp.add_argument("--attributions", type=int, default=48, help="neurons that get a captum attribution map")
     sp.add_argument("--quiet", action="store_true")
 
     sp = add("organism", cmd_organism, "train the model organism on its planted (or control) corpus")

@@ -99,3 +99,15 @@ def test_stimulus_text_is_escaped(tmp_path):
     (safe, bold, alt), errors = browse(index, act)
     assert safe and bold == 0 and alt.startswith("<img src=x")
     assert all("stim_" in e or "ERR_FILE_NOT_FOUND" in e for e in errors)  # no thumbnails without a model
+
+
+def test_atlas_command(tmp_path, capsys):
+    from interp.cli import main
+
+    planted_store(tmp_path / "s.h5", n_neurons=30, k=3)
+    assert main(["atlas", "--store", str(tmp_path / "s.h5"), "--out", str(tmp_path / "a"), "--no-model"]) == 2
+    assert "neurons classify" in capsys.readouterr().err  # no census yet: says what to run
+    with ActivationStore(tmp_path / "s.h5") as st:
+        save_census(tmp_path / "s.h5", classify(st, SITES))
+    assert main(["atlas", "--store", str(tmp_path / "s.h5"), "--out", str(tmp_path / "a"), "--no-model"]) == 0
+    assert (tmp_path / "a" / "index.html").exists() and (tmp_path / "a" / "data" / "layer_1.js").exists()

@@ -259,7 +259,13 @@ def save_census(store_path, census: Census) -> None:
 
 def load_census(store: ActivationStore, reduction: str = "cls") -> Census:
     """Read a census written by save_census."""
-    arrays, attrs = store.read_analysis(f"census_{reduction}")
+    from activations_store import StoreKeyError
+
+    try:
+        arrays, attrs = store.read_analysis(f"census_{reduction}")
+    except StoreKeyError:
+        raise InterpError(f"{store.path} holds no census at {reduction}: run `clip-interp neurons classify --store "
+                          f"{store.path} --reduction {reduction}` first") from None
     import json
 
     th = attrs["thresholds"]
