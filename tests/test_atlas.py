@@ -108,6 +108,7 @@ def test_atlas_command(tmp_path, capsys):
     assert main(["atlas", "--store", str(tmp_path / "s.h5"), "--out", str(tmp_path / "a"), "--no-model"]) == 2
     assert "neurons classify" in capsys.readouterr().err  # no census yet: says what to run
     with ActivationStore(tmp_path / "s.h5") as st:
-        save_census(tmp_path / "s.h5", classify(st, SITES))
+        census = classify(st, SITES)
+    save_census(tmp_path / "s.h5", census)
     assert main(["atlas", "--store", str(tmp_path / "s.h5"), "--out", str(tmp_path / "a"), "--no-model"]) == 0
     assert (tmp_path / "a" / "index.html").exists() and (tmp_path / "a" / "data" / "layer_1.js").exists()
