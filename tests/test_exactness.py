@@ -191,3 +191,13 @@ def test_hooks_are_removed_even_when_the_forward_raises(tiny):
         with attached(lm.adapter.bindings(), {"visual.blocks.0.mlp.post": [lambda a, s: None], "nope": []}):
             pass
     assert sum(len(m._forward_hooks) for m in lm.model.modules()) == 0
+
+
+def test_siglip_text_tower_proj_and_last_token_pooling(siglip):
+    lm = siglip  # its HF tokenizer cannot load offline: feed token ids directly
+    t = torch.randint(1, 32000, (2, lm.context_length), generator=torch.Generator().manual_seed(0))
+    req = CaptureRequest.parse(["text.proj", "text.blocks.11.resid_post:eot"], lm.sites(), dtype="float32")
+    got = capture_batch(lm, req, tokens=t)
+    with torch.no_grad():
+        assert torch.equal(got[("text.proj", "all")], lm.model.encode_text(t))
+    assert lm.adapter.text.pool_index(t).tolist() == [lm.context_length - 1] * 2

@@ -139,3 +139,17 @@ def test_stats_known_answers():
     np.testing.assert_allclose(q, [0.04, 0.16 / 3, 0.16 / 3, 0.5])
     assert list(rej) == [True, False, False, False]
     assert mcnemar([1, 1, 1, 0], [0, 0, 1, 0])["a_only"] == 2
+
+
+def test_tor_on_a_real_pretrained_sentence_encoder():
+    from interp.behaviour import run_probe
+    from interp.models.text_only import load_encoder
+
+    sbert = load_encoder("sbert:all-MiniLM-L6-v2")
+    e = sbert.encode_text(["a dog", "a dog and a cat", "a car and a bus"])
+    assert e[0] @ e[1] > e[0] @ e[2] + 0.2  # real pretrained semantics, not a random encoder
+    r = run_probe("tor", sbert, n=120)
+    assert r.info["names"][0] == "person" and r.metrics["tor_2obj_pos1"].n == 40
+    assert abs(r.metrics["tor_2obj_pos1"].value + r.metrics["tor_2obj_pos2"].value - 1) < 1e-9
+    with pytest.raises(Exception, match="text-only"):
+        run_probe("stroop", sbert)
