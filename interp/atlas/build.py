@@ -116,7 +116,8 @@ def build_atlas(lm: Optional[LoadedModel], store_path: Path, out: Path, reductio
                     for r in used_rows}
         labels = {int(r): {k: str(stim[k][r]) for k in ("set", "colour", "word", "ink", "condition") if k in stim}
                   for r in used_rows}
-    attributed = _thumbnails_and_attributions(lm, meta, sorted(used_rows), census, out, attribution_limit, progress)
+    attributed = _thumbnails_and_attributions(lm, meta, sorted(used_rows), stim["id"], census, out, attribution_limit,
+                                              progress)
     _js(out / "data" / "index.js", "ATLAS_INDEX", "main", {
         "model": str(meta.get("model_id")), "reduction": reduction, "thresholds": census.thresholds,
         "alpha": census.alpha, "layers": index_rows, "terms": list(TERMS), "shard": SHARD,
@@ -127,8 +128,8 @@ def build_atlas(lm: Optional[LoadedModel], store_path: Path, out: Path, reductio
     return out / "index.html"
 
 
-def _thumbnails_and_attributions(lm: Optional[LoadedModel], meta: dict, rows: list[int], census, out: Path,
-                                 limit: int, progress: bool) -> list[str]:
+def _thumbnails_and_attributions(lm: Optional[LoadedModel], meta: dict, rows: list[int], ids: np.ndarray, census,
+                                 out: Path, limit: int, progress: bool) -> list[str]:
     """Thumbnails of every stimulus a card shows; captum maps for the most selective neurons' top stimuli."""
     if lm is None:
         return []
@@ -141,8 +142,10 @@ def _thumbnails_and_attributions(lm: Optional[LoadedModel], meta: dict, rows: li
     if name != "census":
         raise InterpError(f"the atlas renders census stimuli; this store holds {name!r}")
     size = lm.image_size[0]
-    n_patch = params.get("colour_patches", {}).get("n", 220)
-    stim = PROBE_SETS["census"](size=size, seed=0, per_colour=max(4, n_patch // len(TERMS)))
+    patches = params.get("colour_patches", {})
+    stim = PROBE_SETS["census"](size=size, seed=patches.get("seed", 0), per_colour=max(4, patches.get("n", 220) // len(TERMS)))
+    if len(stim) != len(ids) or any(stim.ids[r] != ids[r] for r in rows):
+        raise InterpError("the census stimuli cannot be rebuilt exactly for this store: build the atlas without a model")
     for r in rows:
         stim.image(r).resize((64, 64), Image.NEAREST if size <= 64 else Image.BILINEAR).save(out / "img" / f"stim_{r}.png")
     sel = np.flatnonzero(census.cls != "none")
@@ -154,10 +157,13 @@ def _thumbnails_and_attributions(lm: Optional[LoadedModel], meta: dict, rows: li
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import torch
 
     from ..attribute import neuron_attribution
 
+    if progress:
+        from tqdm.auto import tqdm
+
+        order = tqdm(order, desc="attribution maps", unit="neuron")
     for i in order:
         site, unit = str(census.site[i]), int(census.unit[i])
         rows_i = _top_rows_for(out, site, unit)  # the stimuli that drive the neuron most
