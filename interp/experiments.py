@@ -97,7 +97,7 @@ def neuron_ablation_experiment(lm: LoadedModel, store_path: Path, neurons: str =
         raise InterpError(f"the census in {store_path} found no {neurons} neurons: nothing to ablate")
     ev = stroop_eval(lm, seed=seed)
     n_units = sum(len(u) for u in units.values())
-    dose = tuple(k for k in dose if k < n_units) + (n_units,)
+    dose = tuple(k for k in dose if k < n_units) + (n_units,) if dose else ()
     res = ablation_experiment(lm, ev, units, mode=mode, n_controls=n_controls, ranking=ranks, dose=dose,
                               dose_controls=min(20, n_controls), seed=seed, progress=progress)
     payload = {"experiment": f"ablate {neurons} (census at {reduction})", "model": lm.spec, "census_reduction": reduction,
@@ -167,12 +167,12 @@ def ior_head_experiment(lm: LoadedModel, store_path: Path, top_k: int = 3, n_con
 
     with ActivationStore(store_path) as st:
         arrays, _ = st.read_analysis("attention_mass")
-    layers, score = arrays["layers"], arrays["large_minus_small_norm"]  # [L, H]
+    sites, score = [str(s) for s in arrays["sites"]], arrays["large_minus_small_norm"]  # [L, H]
     flat = np.argsort(-score, axis=None)[:top_k]
     heads: dict[str, list[int]] = {}
     for f in flat:
         li, h = np.unravel_index(f, score.shape)
-        heads.setdefault(f"visual.blocks.{int(layers[li])}.attn.pattern", []).append(int(h))
+        heads.setdefault(sites[li], []).append(int(h))
     size = lm.image_size[0]
     sc = multi_object_scenes(n=n, seed=seed + 11, size=size, order="random", n_objects=(2, 3, 4))
     refs = single_objects(SHAPE_CLASSES, size=size, seed=seed + 12)
@@ -184,7 +184,7 @@ def ior_head_experiment(lm: LoadedModel, store_path: Path, top_k: int = 3, n_con
         abl = _ior_large_wins(lm, sx, rx, objs, lp, SHAPE_CLASSES)
     rng = np.random.default_rng(seed)
     n_heads = score.shape[1]
-    all_sites = [f"visual.blocks.{int(l)}.attn.pattern" for l in layers]
+    all_sites = sites
     rand = []
     for _ in range(n_controls):
         rh = _matched_heads(heads, all_sites, n_heads, rng)

@@ -12,9 +12,22 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-CENSUS_SITES = ["visual.blocks.*.mlp.post:cls,mean", "visual.blocks.*.attn.pattern:cls_row", "visual.proj"]
-SCENE_SITES = ["visual.blocks.*.attn.pattern:cls_row,object_mass", "visual.proj"]
 PROBES = ("colour", "stroop", "tor", "ior", "i2tor", "matching", "shape-bias", "context")
+
+
+def plan(lm) -> dict:
+    """Which sites and reductions this architecture offers the chain: MLP neurons of ViT blocks (at CLS where a CLS
+    token exists, and at the patch mean), or channels of ResNet bottlenecks; CLS-attention patterns where there are
+    any (ViT blocks, the ResNet attention pool; none in SigLIP towers)."""
+    sites = lm.sites()
+    mlp = [s for s in sites if s.startswith("visual.blocks.") and s.endswith(".mlp.post")]
+    glob = "visual.blocks.*.mlp.post" if mlp else "visual.layer*.*.out"
+    first = sites[mlp[0]] if mlp else next(i for s, i in sites.items() if s.startswith("visual.layer"))
+    reductions = [r for r in ("cls", "mean") if r in first.reductions]
+    patterns = [s for s, i in sites.items() if s.startswith("visual") and i.kind == "pattern" and "object_mass" in i.reductions]
+    return {"neurons": glob, "reductions": reductions, "patterns": patterns,
+            "census": [f"{glob}:{','.join(reductions)}", "visual.proj"],
+            "scenes": ([f"{p}:cls_row,object_mass" for p in patterns] + ["visual.proj"])}
 
 
 class Stages:
@@ -55,6 +68,7 @@ def run_main(model: str, out: Path, n: Optional[int] = None, device: str = "cpu"
     out.mkdir(parents=True, exist_ok=True)
     lm = load_model(model, device=device)
     size = lm.image_size[0]
+    sites = plan(lm)
     st = Stages(out, progress)
     probes = {}
     for p in PROBES:
@@ -68,37 +82,46 @@ def run_main(model: str, out: Path, n: Optional[int] = None, device: str = "cpu"
 
     def do_census_capture():
         stim = census_set(size=size, seed=0, n=n)
-        req = CaptureRequest.parse(CENSUS_SITES, lm.sites(), has_masks=stim.max_objects > 0)
+        req = CaptureRequest.parse(sites["census"], lm.sites(), has_masks=stim.max_objects > 0)
         capture(lm, stim, req, census_store, resume=census_store.exists(), progress=progress)
         return {"store": str(census_store)}
 
     st.run("capture-census", do_census_capture)
-    census = st.run("census", lambda: {"text": census_report(census_store, "cls", out=out / "census", progress=progress)
-                                       + "\n\n" + census_report(census_store, "mean", out=out / "census", progress=progress)})
+    census = st.run("census", lambda: {"text": "\n\n".join(
+        census_report(census_store, r, sites["neurons"], out=out / "census", progress=progress) for r in sites["reductions"]),
+        "reductions": sites["reductions"]})
     scenes_store = out / "scenes.h5"
 
     def do_scene_capture():
         stim = multi_object_scenes(n=n or 200, seed=3, size=size, order="random", n_objects=(2, 3, 4))
-        req = CaptureRequest.parse(SCENE_SITES, lm.sites(), has_masks=True)
+        req = CaptureRequest.parse(sites["scenes"], lm.sites(), has_masks=True)
         capture(lm, stim, req, scenes_store, resume=scenes_store.exists(), progress=progress)
         return {"store": str(scenes_store)}
 
     st.run("capture-scenes", do_scene_capture)
-    attention = st.run("attention", lambda: {"text": attention_report(scenes_store, out / "attention")})
+    attention = st.run("attention", lambda: {"text": attention_report(scenes_store, out / "attention")} if sites["patterns"]
+                       else {"text": f"not run: {lm.spec} has no CLS attention pattern (no CLS token)"})
     # text is read where the letters are: the patch-mean census picks the units for the Stroop ablation
+    first_red = sites["reductions"][0]
+    # --controls sets the budget of the causal stages: random sets, dose-response (from 20 sets on), single units
+    dose = (1, 3, 10, 30, 100) if controls >= 20 else ()
     ablation = st.run("ablation-stroop", lambda: _maybe(lambda: neuron_ablation_experiment(
-        lm, census_store, "text-selective", "mean", controls, out=out / "ablation", progress=progress, reduction="mean")[1]))
+        lm, census_store, "text-selective", "mean", controls, dose=dose, out=out / "ablation", progress=progress,
+        reduction="mean")[1]))
     ablation_c = st.run("ablation-colour", lambda: _maybe(lambda: neuron_ablation_experiment(
-        lm, census_store, "multimodal-colour", "mean", controls, out=out / "ablation", progress=progress)[1]))
+        lm, census_store, "multimodal-colour", "mean", controls, dose=dose, out=out / "ablation", progress=progress,
+        reduction=first_red)[1]))
     ablation_h = st.run("ablation-ior-heads", lambda: _maybe(lambda: ior_head_experiment(
         lm, scenes_store, 3, controls, out=out / "ablation")[1]))
 
-    single = st.run("single-neuron-ablations", lambda: single_unit_effects(lm, census_store))
+    single = st.run("single-neuron-ablations", lambda: single_unit_effects(lm, census_store, top=min(24, controls),
+                                                                                   reduction=first_red))
 
     def do_atlas():
         from .atlas import build_atlas
 
-        return {"index": str(build_atlas(lm, census_store, out / "atlas", ablations=single, progress=progress))}
+        return {"index": str(build_atlas(lm, census_store, out / "atlas", reduction=first_red, ablations=single,
+                                         progress=progress))}
 
     atlas = st.run("atlas", do_atlas)
     index = write_index(out, lm.spec, probes, census, attention, ablation, ablation_c, ablation_h, atlas)
@@ -166,10 +189,12 @@ def write_index(out: Path, spec: str, probes: dict, census: dict, attention: dic
         for k, v in r["metrics"].items():
             parts.append(f"<tr><td>{e(k)}</td><td>{_est(v)}</td></tr>")
         parts.append(f"</table><img src='probes/{e(p)}.png' alt='{e(p)}'>")
-    parts.append(f"<h2>Neuron census</h2><pre>{e(census['text'])}</pre><img src='census/census_cls.png' alt='census at CLS'>"
-                 "<img src='census/census_mean.png' alt='census at the patch mean'>")
-    parts.append(f"<h2>CLS-to-object attention</h2><pre>{e(attention['text'])}</pre><img src='attention/attention.png' alt='attention'>"
-                 "<img src='attention/attention_overlays.png' alt='CLS attention overlays'>")
+    parts.append(f"<h2>Neuron census</h2><pre>{e(census['text'])}</pre>" + "".join(
+        f"<img src='census/census_{r}.png' alt='census at {r}'>" for r in census.get("reductions", ["cls"])))
+    parts.append(f"<h2>CLS-to-object attention</h2><pre>{e(attention['text'])}</pre>")
+    if (out / "attention" / "attention.png").exists():
+        parts.append("<img src='attention/attention.png' alt='attention'>"
+                     "<img src='attention/attention_overlays.png' alt='CLS attention overlays'>")
     parts.append("<h2>Causal experiments</h2>")
     for name, a, img in (("text-selective neurons (Stroop)", ablation, "ablation_text-selective_mean.png"),
                          ("multimodal colour neurons", ablation_c, "ablation_multimodal-colour_mean.png"),

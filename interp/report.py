@@ -39,8 +39,9 @@ def plot_census(table: dict[str, dict[str, int]], fig) -> None:
         share = np.array([table[s][c] / table[s]["total"] for s in sites])
         ax.bar(range(len(sites)), share, bottom=bottom, color=colours[c], label=c.replace("_", " "))
         bottom += share
-    ax.set_xticks(range(len(sites)), [s.split(".")[2] for s in sites])
-    ax.set_xlabel("layer (mlp.post)")
+    ax.set_xticks(range(len(sites)), [s.replace("visual.", "").replace("blocks.", "").replace(".mlp.post", "") for s in sites],
+                  rotation=45 if len(sites) > 12 else 0)
+    ax.set_xlabel("layer")
     ax.set_ylabel("share of neurons")
     ax.set_title("neuron census per layer")
     ax.legend()
@@ -78,7 +79,8 @@ def attention_report(store_path: Path, out: Optional[Path] = None) -> str:
     with ActivationStore(store_path) as st:
         am = attention_mass(st)
     with ActivationStore(store_path, mode="a") as st:
-        st.write_analysis("attention_mass", {"layers": np.array(am.layers), "large_minus_small_norm": am.large_minus_small(True),
+        st.write_analysis("attention_mass", {"layers": np.array(am.layers), "sites": np.array(am.sites, dtype=object),
+                                             "large_minus_small_norm": am.large_minus_small(True),
                                              "large_minus_small_raw": am.large_minus_small(False)},
                           {k: json.dumps(v.as_dict()) for k, v in am.summary.items()})
     out = out or store_path.parent

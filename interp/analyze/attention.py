@@ -23,6 +23,7 @@ class AttentionMass:
     """mass[layer, head, stim, obj] plus large/small summaries with CIs."""
 
     layers: list[int]
+    sites: list[str]
     mass: np.ndarray            # [layers, heads, n, objects]  raw CLS->object mass
     norm: np.ndarray            # [layers, heads, n, objects]  mass / area share
     large: np.ndarray           # [n] index of the large object
@@ -42,14 +43,17 @@ class AttentionMass:
 
 
 def _layer(site: str) -> int:
-    return int(re.search(r"blocks\.(\d+)\.", site).group(1))
+    """Block index of a pattern site; the ResNet attention pool comes after every block."""
+    m = re.search(r"blocks\.(\d+)\.", site)
+    return int(m.group(1)) if m else 10**6
 
 
 def attention_mass(store: ActivationStore, image_size: Optional[int] = None) -> AttentionMass:
     """Compute per-layer/head/object CLS attention mass and its large-vs-small summaries."""
-    sites = [s for s, r in store.keys() if r == "object_mass" and ".attn.pattern" in s and s.startswith("visual.blocks")]
+    sites = [s for s, r in store.keys() if r == "object_mass" and s.startswith("visual.")]
     if not sites:
-        raise InterpError(f"{store.path} holds no visual.blocks.*.attn.pattern:object_mass: capture it on multi-object scenes")
+        raise InterpError(f"{store.path} holds no visual attention pattern with object_mass: capture "
+                          "visual.blocks.*.attn.pattern:object_mass on multi-object scenes")
     sites.sort(key=_layer)
     cols = store.stimuli
     if "large_pos" not in cols or "n_objects" not in cols:
@@ -63,7 +67,8 @@ def attention_mass(store: ActivationStore, image_size: Optional[int] = None) -> 
         norm = np.where(area[None, None] > 0, mass / area[None, None], 0.0)
     large = cols["large_pos"][:n].astype(int)
     n_obj = cols["n_objects"][:n].astype(int)
-    res = AttentionMass([_layer(s) for s in sites], mass, norm, large, n_obj, {})
+    res = AttentionMass([_layer(s) if _layer(s) < 10**6 else len(sites) - 1 for s in sites], sites, mass, norm, large,
+                        n_obj, {})
     # per-scene statistics of the last layer and of the layer-mean, averaged over heads
     for label, sel in (("last_layer", slice(-1, None)), ("all_layers", slice(None))):
         for kind, arr in (("raw", mass), ("normalised", norm)):
@@ -82,7 +87,7 @@ def plot_heatmap(am: AttentionMass, fig, normalised: bool = True) -> None:
     d = am.large_minus_small(normalised)
     lim = np.abs(d).max() or 1.0
     im = ax.imshow(d, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-    ax.set_yticks(range(len(am.layers)), [str(l) for l in am.layers])
+    ax.set_yticks(range(len(am.sites)), [s.replace("visual.", "").replace(".attn.pattern", "") for s in am.sites])
     ax.set_xlabel("head")
     ax.set_ylabel("layer")
     ax.set_title(("area-normalised " if normalised else "raw ") + f"CLS attention: large - small object (n={am.mass.shape[2]})")

@@ -14,7 +14,6 @@ Cards are sharded by 256 neurons and loaded only when opened, so a ViT-B-32 atla
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 from typing import Optional
@@ -38,11 +37,6 @@ def _js(path: Path, var: str, key: str, payload) -> None:
     blob = json.dumps(payload, separators=(",", ":"), default=lambda o: o.item() if hasattr(o, "item") else str(o))
     safe = blob.replace("</", "<\\/")
     path.write_text(f"window.{var}=window.{var}||{{}};window.{var}[{json.dumps(key)}]={safe};\n")
-
-
-def _layer(site: str) -> int:
-    m = re.search(r"blocks\.(\d+)\.", site)
-    return int(m.group(1)) if m else 0
 
 
 def _tuning(acts: np.ndarray, labels: np.ndarray, rows: np.ndarray, names) -> np.ndarray:
@@ -77,8 +71,7 @@ def build_atlas(lm: Optional[LoadedModel], store_path: Path, out: Path, reductio
         ink_rows = np.flatnonzero(np.isin(cond[:n], ["congruent", "incongruent"]))
         used_rows: set[int] = set()
         index_rows = []
-        for site in sites:
-            li = _layer(site)
+        for li, site in enumerate(sites):
             acts = st[site, reduction][:].astype(np.float32)  # [n, neurons]: one layer at a time
             m = census.site == site
             units = census.unit[m]
@@ -164,9 +157,10 @@ def _thumbnails_and_attributions(lm: Optional[LoadedModel], meta: dict, rows: li
         from tqdm.auto import tqdm
 
         order = tqdm(order, desc="attribution maps", unit="neuron")
+    site_index = {s: k for k, s in enumerate(dict.fromkeys(census.site.tolist()))}
     for i in order:
         site, unit = str(census.site[i]), int(census.unit[i])
-        rows_i = _top_rows_for(out, site, unit)  # the stimuli that drive the neuron most
+        rows_i = _top_rows_for(out, site, unit, site_index[site])  # the stimuli that drive the neuron most
         imgs = [stim.image(r) for r in rows_i[:3]]
         x = lm.images_to_tensor(imgs)
         attr = neuron_attribution(lm, x, site, unit, token=0, n_steps=16).abs().sum(1).numpy()
@@ -182,9 +176,8 @@ def _thumbnails_and_attributions(lm: Optional[LoadedModel], meta: dict, rows: li
     return done
 
 
-def _top_rows_for(out: Path, site: str, unit: int) -> list[int]:
+def _top_rows_for(out: Path, site: str, unit: int, li: int) -> list[int]:
     """Top stimulus rows of a neuron, read back from its card shard."""
-    li = _layer(site)
     text = (out / "data" / f"cards_{li}_{unit // SHARD}.js").read_text()
     blob = text.split("]=", 1)[1].rstrip().rstrip(";").replace("<\\/", "</")
     return [t[0] for t in json.loads(blob)[str(unit)]["top"]]

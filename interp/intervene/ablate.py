@@ -21,18 +21,25 @@ MODES = ("zero", "mean", "resample")
 
 @dataclass
 class Reference:
-    """Activations of reference stimuli at the ablated sites: acts[site] = [m, tokens, neurons] (float32)."""
+    """Reference activations at the ablated sites: a resample pool acts[site] = [m, ...] and, when collected from more
+    stimuli than the pool holds, the per-position mean over all of them (means[site])."""
 
     acts: dict[str, torch.Tensor]
     seed: int = 0
+    means: Optional[dict[str, torch.Tensor]] = None
     _gen: Optional[torch.Generator] = field(default=None, repr=False)
 
     def mean(self, site: str) -> torch.Tensor:
-        """Per-position mean over reference stimuli [tokens, neurons]."""
-        return self.acts[site].mean(0)
+        """Per-position mean over reference stimuli ([tokens, neurons], or [channels, h, w])."""
+        return self.means[site] if self.means is not None else self.acts[site].mean(0)
+
+    def unit_means(self, site: str) -> np.ndarray:
+        """Mean activation of each unit over stimuli and positions (what random sets are matched on)."""
+        m = self.mean(site)
+        return (m.mean((1, 2)) if m.dim() == 3 else m.reshape(-1, m.shape[-1]).mean(0)).numpy()
 
     def sample(self, site: str, b: int) -> torch.Tensor:
-        """b reference activations drawn with replacement [b, tokens, neurons] (resample ablation)."""
+        """b activations drawn with replacement from the pool (resample ablation)."""
         if self._gen is None:
             self._gen = torch.Generator().manual_seed(self.seed)
         idx = torch.randint(0, self.acts[site].shape[0], (b,), generator=self._gen)
@@ -40,17 +47,28 @@ class Reference:
 
 
 @torch.no_grad()
-def collect_reference(lm: LoadedModel, images: torch.Tensor, sites: Sequence[str], batch: int = 128) -> Reference:
-    """Run reference images and keep the full activations at `sites` (for mean / resample ablation)."""
+def collect_reference(lm: LoadedModel, images: torch.Tensor, sites: Sequence[str], batch: int = 32,
+                      pool: int = 64) -> Reference:
+    """Run reference images: per-position means over all of them, full activations of the first `pool` (for
+    resampling). Memory stays at pool + one batch of activations, whatever the number of images."""
     from ..capture import CaptureRequest, capture_batch
 
     req = CaptureRequest.parse([f"{s}:all" for s in sites], lm.sites(), dtype="float32")
-    parts: dict[str, list[torch.Tensor]] = {s: [] for s in sites}
+    sums: dict[str, torch.Tensor] = {}
+    kept: dict[str, list[torch.Tensor]] = {s: [] for s in sites}
+    n = 0
     for i in range(0, len(images), batch):
         got = capture_batch(lm, req, images=images[i : i + batch])
         for s in sites:
-            parts[s].append(got[(s, "all")])
-    return Reference({s: torch.cat(v) for s, v in parts.items()})
+            a = got[(s, "all")]
+            sums[s] = sums[s] + a.sum(0) if s in sums else a.sum(0)
+            room = pool - sum(len(t) for t in kept[s])
+            if room > 0:
+                kept[s].append(a[:room].clone())
+        n += len(images[i : i + batch])
+    if n == 0:
+        raise InterpError("no reference images")
+    return Reference({s: torch.cat(v) for s, v in kept.items()}, means={s: v / n for s, v in sums.items()})
 
 
 def neuron_ablation(units: Mapping[str, Sequence[int] | np.ndarray], mode: Mode = "zero",
@@ -68,12 +86,14 @@ def neuron_ablation(units: Mapping[str, Sequence[int] | np.ndarray], mode: Mode 
 
         def hook(act: torch.Tensor, s: str, idx_t=idx_t) -> torch.Tensor:
             out = act.clone()
+            # units are the last axis of token sites [b, t, d] and axis 1 of channel maps [b, c, h, w]
+            sel = (slice(None), idx_t) if act.dim() == 4 else (Ellipsis, idx_t)
             if mode == "zero":
-                out[..., idx_t] = 0
+                out[sel] = 0
             elif mode == "mean":
-                out[..., idx_t] = reference.mean(s)[..., idx_t].to(act.dtype)
+                out[sel] = reference.mean(s).unsqueeze(0)[sel].to(act.dtype)
             else:
-                out[..., idx_t] = reference.sample(s, act.shape[0])[..., idx_t].to(act.dtype)
+                out[sel] = reference.sample(s, act.shape[0])[sel].to(act.dtype)
             return out
 
         hooks[site] = [hook]

@@ -38,7 +38,7 @@ class ZeroShotEval:
     """
 
     def __init__(self, lm: LoadedModel, images: torch.Tensor, tasks: Mapping[str, Task],
-                 derived: Optional[Mapping[str, tuple[str, str]]] = None, batch: int = 256) -> None:
+                 derived: Optional[Mapping[str, tuple[str, str]]] = None, batch: int = 64) -> None:
         self.lm, self.images, self.tasks, self.batch = lm, images, dict(tasks), batch
         self.derived = dict(derived or {})  # name -> (task a, task b): accuracy(a) - accuracy(b)
 
@@ -183,15 +183,12 @@ def ablation_experiment(lm: LoadedModel, ev: ZeroShotEval, target: Mapping[str, 
     n_target = sum(len(u) for u in target.values())
     if n_target == 0:
         raise InterpError("the target neuron set is empty: nothing to ablate")
+    from .ablate import collect_reference
+
     if mode != "zero" and reference is None:
-        from .ablate import collect_reference
-
         reference = collect_reference(lm, ev.images, list(target))
-    mean_act = {s: (reference.acts[s].mean((0, 1)).numpy() if reference is not None else np.zeros(1)) for s in target}
-    if reference is None:
-        from .ablate import collect_reference
-
-        mean_act = {s: collect_reference(lm, ev.images[:256], [s]).acts[s].mean((0, 1)).numpy() for s in target}
+    ref_for_matching = reference or collect_reference(lm, ev.images[:256], list(target))
+    mean_act = {s: ref_for_matching.unit_means(s) for s in target}
     base = ev.correct()
     abl = ev.correct(neuron_ablation(target, mode, reference))
     base_m, abl_m = ev.metrics(base), ev.metrics(abl)
