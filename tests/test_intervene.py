@@ -155,3 +155,19 @@ def test_matched_random_heads_stay_in_layer_when_they_can():
         assert sorted(got) == ["a", "b"] and len(got["a"]) == 2 and not {0, 1} & set(got["a"]) and got["b"] != [3]
     full = _matched_heads({"a": [0, 1, 2, 3]}, ["a", "b"], 4, rng)
     assert full == {"b": [0, 1, 2, 3]}  # no head left in layer a: the stand-ins come from another layer
+
+
+def test_channel_ablation_on_resnet_equals_pooling_the_edited_map(rn50):
+    from interp.capture import CaptureRequest, capture_batch
+
+    x = images(rn50, 2)
+    site = "visual.layer4.2.out"  # the last bottleneck: its output goes straight into the attention pool
+    fmap = capture_batch(rn50, CaptureRequest.parse([f"{site}:all"], rn50.sites(), dtype="float32"), images=x)[(site, "all")]
+    edited = fmap.clone()
+    edited[:, [0, 5, 700]] = 0
+    with torch.no_grad():
+        want = rn50.model.visual.attnpool(edited)
+    torch.testing.assert_close(run(rn50, x, neuron_ablation({site: [0, 5, 700]}, "zero")), want, rtol=0, atol=1e-5)
+    ref = collect_reference(rn50, x, [site], pool=1)
+    assert ref.acts[site].shape[0] == 1 and ref.unit_means(site).shape == (2048,)
+    torch.testing.assert_close(ref.mean(site), fmap.mean(0), rtol=0, atol=1e-5)
