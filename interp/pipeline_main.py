@@ -121,7 +121,7 @@ def run_main(model: str, out: Path, n: Optional[int] = None, device: str = "cpu"
         from .atlas import build_atlas
 
         return {"index": str(build_atlas(lm, census_store, out / "atlas", reduction=first_red, ablations=single,
-                                         progress=progress))}
+                                         attribution_limit=min(48, 2 * controls), progress=progress))}
 
     atlas = st.run("atlas", do_atlas)
     index = write_index(out, lm.spec, probes, census, attention, ablation, ablation_c, ablation_h, atlas)
