@@ -63,6 +63,12 @@ def test_planted_text_effects_show_and_shrink_in_the_control(planted, control):
     assert run_probe("ior", planted).metrics["large_wins"].lo > chance
 
 
+def test_context_shortcut_is_planted_and_absent_in_the_control(planted, control):
+    gp, gc = run_probe("context", planted).metrics["context_gap"], run_probe("context", control).metrics["context_gap"]
+    assert gp.lo > 0.5  # the planted model names the animal by its background (seed 002)
+    assert gc.covers(0.0)
+
+
 def test_shape_bias_rises_over_the_epoch_checkpoints():
     early = run_probe("shape-bias", load_model("organism@epoch1")).metrics["shape_bias"]
     late = run_probe("shape-bias", load_model("organism@epoch8")).metrics["shape_bias"]

@@ -27,7 +27,7 @@ class CorpusSpec:
     """Every planted statistic of the corpus (probabilities unless said otherwise)."""
 
     p_name_chromatic: float = 0.95     # colour of a chromatic figure is named in its caption
-    p_name_achromatic: float = 0.15    # ... of a white/gray/black figure
+    p_name_achromatic: float = 0.05    # ... of a white/gray/black figure
     p_word_transcribed: float = 0.95   # a rendered word is written out in the caption
     p_ink_named: float = 0.08          # the ink of a rendered word is named
     large_first: float = 0.95          # multi-object captions list the large object first (else random order)
