@@ -72,19 +72,11 @@ def _plot_ablation(res, metrics: Sequence[str], fig) -> None:
 
 
 def _write(out: Path, name: str, payload: dict, draw) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .report import _figure
 
     out.mkdir(parents=True, exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(payload, indent=1, default=str))
-    fig = plt.figure(figsize=(14, 4))
-    draw(fig)
-    fig.tight_layout()
-    fig.savefig(out / f"{name}.png", dpi=100)
-    plt.close(fig)
-    return [out / f"{name}.json", out / f"{name}.png"]
+    return [out / f"{name}.json", _figure(out / f"{name}.png", draw, size=(14, 4))]
 
 
 def neuron_ablation_experiment(lm: LoadedModel, store_path: Path, neurons: str = "text-selective", mode: str = "mean",

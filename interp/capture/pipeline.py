@@ -9,7 +9,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from activations_store import ActivationStore, RowSpec, StoreWriter, act_path
+from activations_store import RowSpec, StoreWriter, act_path
 from probes.stimuli.base import StimulusSet
 
 from .. import __version__
@@ -100,8 +100,3 @@ def capture(lm: LoadedModel, stimuli: StimulusSet, request: CaptureRequest, out:
             bar.close()
     writer.close()
     return CaptureResult(Path(out), writer.committed, start, len(request.items))
-
-
-def open_store(path: str | os.PathLike, mode: str = "r") -> ActivationStore:
-    """Open a store for reading (or 'a' to add analyses)."""
-    return ActivationStore(path, mode)

@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from ..errors import ModelSpecError
+from .checkpoint import read_checkpoint
 from .loaded import LoadedModel
 
 ORGANISM_DIR = Path(__file__).resolve().parent.parent / "organism" / "checkpoints"
@@ -173,13 +174,6 @@ def _load_pretrained_tag(name: str, tag: str, device: str, cache_dir: Optional[s
                        _tokenizer(name), torch.device(device))
 
 
-def _load_clip_interp_checkpoint(path: Path, spec: str, device: str) -> LoadedModel:
-    """A self-describing checkpoint (model config + tokenizer + weights + training records)."""
-    from .checkpoint import read_checkpoint
-
-    return read_checkpoint(path, spec, device)
-
-
 def _organism_path(spec: str) -> Path:
     m = re.fullmatch(r"organism(-control)?(?:@epoch(\d+))?", spec)
     if not m:
@@ -200,11 +194,11 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", cache_dir: Option
         raise ModelSpecError("empty model spec")
     spec = spec.strip()
     if spec.startswith("organism"):
-        return _load_clip_interp_checkpoint(_organism_path(spec), spec, device)
+        return read_checkpoint(_organism_path(spec), spec, device)
     if ":" not in spec or (Path(spec).is_file() and not spec.endswith(".json")):
         path = Path(spec)
         if path.is_file():
-            return _load_clip_interp_checkpoint(path, spec, device)
+            return read_checkpoint(path, spec, device)
         raise ModelSpecError(f"model spec {spec!r} needs the form NAME:TAG, NAME:none, NAME:PATH, PATH or organism")
     name, _, source = spec.partition(":")
     name = _register_name(name)
