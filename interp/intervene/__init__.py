@@ -1,9 +1,10 @@
-"""Interventions: ablation (zero / mean / resample, neurons and heads), activation patching, causal experiments
-with matched random controls (floor 3)."""
+"""Interventions (floor 3): ablation (zero / mean / resample, neurons, channels and heads), activation patching,
+the evaluations causal experiments measure, and the one control engine with its unit kinds."""
 from .ablate import HeadAblation, Reference, collect_reference, head_means, neuron_ablation
-from .experiment import AblationResult, ZeroShotEval, ablation_experiment, matched_random_sets, stroop_eval
+from .controls import (ControlDesign, ControlResult, Evaluation, Metric, UnitPool, draw_control_sets, run_controls)
+from .evals import Task, ZeroShotEval, ior_eval, stroop_eval
 from .patching import PatchResult, patch_heads, patch_sites
 
-__all__ = ["neuron_ablation", "collect_reference", "Reference", "HeadAblation", "head_means", "ZeroShotEval",
-           "ablation_experiment", "matched_random_sets", "stroop_eval", "AblationResult", "patch_sites", "patch_heads",
-           "PatchResult"]
+__all__ = ["neuron_ablation", "collect_reference", "Reference", "HeadAblation", "head_means", "ZeroShotEval", "Task",
+           "stroop_eval", "ior_eval", "ControlDesign", "ControlResult", "Evaluation", "Metric", "UnitPool",
+           "draw_control_sets", "run_controls", "patch_sites", "patch_heads", "PatchResult"]

@@ -81,22 +81,18 @@ class ProbeResult:
         w = max((len(k) for k in self.metrics), default=0)
         return "\n".join(f"{k:<{w}}  {e}" for k, e in self.metrics.items())
 
-    def save(self, out_dir: str | Path) -> list[Path]:
-        """Write `<probe>.json` and, when the probe has a figure, `<probe>.png`; return the paths."""
+    def save(self, out_dir: str | Path) -> Path:
+        """Write `<probe>.json` into `out_dir`; return its path (figures are drawn by the caller from `plot`)."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = [out / f"{self.probe}.json"]
-        paths[0].write_text(json.dumps(self.to_json(), indent=1))
-        if self.plot is not None:
-            import matplotlib
+        path = out / f"{self.probe}.json"
+        path.write_text(json.dumps(self.to_json(), indent=1))
+        return path
 
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
 
-            fig = plt.figure(figsize=(7, 4.5))
-            self.plot(fig)
-            fig.tight_layout()
-            fig.savefig(out / f"{self.probe}.png", dpi=110)
-            plt.close(fig)
-            paths.append(out / f"{self.probe}.png")
-        return paths
+def error_bars(estimates: Sequence[Estimate]) -> np.ndarray:
+    """Matplotlib's yerr [2, n] for estimates: distances to the CI bounds, never negative (a bootstrap CI need not
+    contain its point estimate), NaN drawn as no bar."""
+    lo = np.array([e.value - e.lo for e in estimates], float)
+    hi = np.array([e.hi - e.value for e in estimates], float)
+    return np.nan_to_num(np.clip(np.stack([lo, hi]), 0, None), nan=0.0)

@@ -9,6 +9,7 @@ from ..stats import accuracy, diff_of_proportions
 from ..stimuli import colour_patches
 from ..stimuli.base import StimulusSet
 from ..stimuli.colours import ACHROMATIC, TERMS, check_term
+from .registry import ProbeSpec, est, register_probe
 from .base import ImageTextEncoder, ProbeResult, class_embeddings, encode_images
 
 FIGURE_TEMPLATES = ("a {} shape",)
@@ -61,3 +62,12 @@ def colour_naming(encoder: ImageTextEncoder, stimuli: Optional[StimulusSet] = No
     return ProbeResult("colour", metrics, {"confusion": conf, "terms": terms,
                                            "label_rate": {t: float(np.mean(pred == t)) for t in terms}},
                        per, {"templates": list(templates), "n": len(st)}, plot)
+
+
+register_probe(ProbeSpec(
+    "colour", "Colour naming of plain patches",
+    lambda enc, n, seed: colour_naming(enc, colour_patches(n=n or 220, seed=seed, size=enc.image_size[0])),
+    lambda r: (f"Colour naming of plain patches: chromatic {est(r['metrics']['accuracy_chromatic'])}, achromatic "
+               f"{est(r['metrics']['accuracy_achromatic'])}; achromatic labels are given at a rate of "
+               f"{est(r['metrics']['achromatic_label_rate'])} against a true rate of {est(r['metrics']['achromatic_true_rate'])}."),
+    description="name the colour of a figure patch (11 basic terms, achromatic included)"))

@@ -9,6 +9,7 @@ from ..stats import accuracy, diff_of_proportions
 from ..stimuli import context_scenes
 from ..stimuli.base import StimulusSet
 from ..stimuli.context import CONTEXTS, FOREGROUNDS, USUAL
+from .registry import ProbeSpec, est, register_probe
 from .base import ImageTextEncoder, ProbeResult, class_embeddings, encode_images
 
 
@@ -42,3 +43,11 @@ def context_bias(encoder: ImageTextEncoder, stimuli: Optional[StimulusSet] = Non
         ax.legend(fontsize=8)
 
     return ProbeResult("context", metrics, {}, {"pred": pred, "pca": pcs}, {"n": len(st)}, plot)
+
+
+register_probe(ProbeSpec(
+    "context", "Foreground in usual vs unusual context",
+    lambda enc, n, seed: context_bias(enc, context_scenes(n=n or 200, seed=seed, size=enc.image_size[0], bias=0.0)),
+    lambda r: (f"Context: the foreground is named correctly in its usual context {est(r['metrics']['accuracy_usual'])} vs "
+               f"an unusual one {est(r['metrics']['accuracy_unusual'])} (gap {est(r['metrics']['context_gap'])})."),
+    description="horse / camel on grass / desert: accuracy in usual vs unusual context"))

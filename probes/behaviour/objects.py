@@ -17,7 +17,8 @@ from ..stimuli import multi_object_scenes, single_objects
 from ..stimuli.base import StimulusSet
 from ..stimuli.scenes import SEP, caption_for
 from ..stimuli.shapes import SHAPE_CLASSES
-from .base import ImageTextEncoder, ProbeResult, TextEncoder, class_embeddings, encode_images, normed
+from .registry import ProbeSpec, est, register_probe
+from .base import error_bars, ImageTextEncoder, ProbeResult, TextEncoder, class_embeddings, encode_images, normed
 
 SINGLE_TEMPLATE = "a {}"
 # COCO's object classes (for text-only encoders, as in seed 001's Table 5)
@@ -30,6 +31,29 @@ COCO_NAMES = ("person", "bicycle", "car", "motorcycle", "airplane", "bus", "trai
               "potted plant", "bed", "dining table", "toilet", "tv", "laptop", "mouse", "remote", "keyboard",
               "cell phone", "microwave", "oven", "toaster", "sink", "refrigerator", "book", "clock", "vase",
               "scissors", "teddy bear", "hair drier", "toothbrush")
+
+
+def object_class_matrix(objects: Sequence[Sequence[str]], classes: Sequence[str]) -> np.ndarray:
+    """objects[i] as class indices, one row per item, padded with -1: [n, max objects]."""
+    idx = {c: i for i, c in enumerate(classes)}
+    k = max((len(o) for o in objects), default=0)
+    out = np.full((len(objects), k), -1, np.int64)
+    for i, ob in enumerate(objects):
+        out[i, : len(ob)] = [idx[o] for o in ob]
+    return out
+
+
+def scene_object_classes(scenes: StimulusSet, classes: Sequence[str]) -> np.ndarray:
+    """Class indices of each scene's objects in caption order, padded with -1: [n, max objects]."""
+    return object_class_matrix([o.split(SEP) for o in scenes.column("objects")], classes)
+
+
+def winning_object(sims: np.ndarray, objects: np.ndarray) -> np.ndarray:
+    """The rule every retrieval probe uses: position (in `objects[i]`) of the object whose class is most similar,
+    among that item's own objects only. sims[n, C] similarities to every class, objects[n, K] class ids (-1 pad)."""
+    gathered = np.take_along_axis(sims, np.maximum(objects, 0), axis=1)
+    gathered = np.where(objects >= 0, gathered, -np.inf)
+    return gathered.argmax(1)
 
 
 def _position_metrics(win_pos: np.ndarray, kept: np.ndarray, n_obj: np.ndarray, prefix: str) -> tuple[dict, dict]:
@@ -59,7 +83,7 @@ def tor(encoder: TextEncoder, n: int = 400, names: Sequence[str] = SHAPE_CLASSES
     single = class_embeddings(encoder, list(names), [template])
     idx = {c: i for i, c in enumerate(names)}
     sims = cap_emb @ single.T
-    win = np.array([int(np.argmax([sims[i, idx[o]] for o in ob])) for i, ob in enumerate(objs)])
+    win = winning_object(sims, object_class_matrix(objs, names))
     kept = np.array([set(np.argsort(-sims[i])[: len(ob)].tolist()) == {idx[o] for o in ob} for i, ob in enumerate(objs)])
     n_obj = np.array([len(o) for o in objs])
     metrics, table = _position_metrics(win, kept, n_obj, "tor_")
@@ -71,7 +95,7 @@ def tor(encoder: TextEncoder, n: int = 400, names: Sequence[str] = SHAPE_CLASSES
         for j, k in enumerate(sorted(set(n_obj.tolist()))):
             es = [metrics[f"tor_{k}obj_pos{p + 1}"] for p in range(k)]
             x = np.arange(k) + 0.25 * j
-            ax.errorbar(x, [e.value for e in es], yerr=[[e.value - e.lo for e in es], [e.hi - e.value for e in es]],
+            ax.errorbar(x, [e.value for e in es], yerr=error_bars(es),
                         marker="o", capsize=3, label=f"{k} objects (n={es[0].n}, chance {1 / k:.2f})")
         ax.set_xlabel("caption position")
         ax.set_ylabel("share ranked first")
@@ -88,7 +112,7 @@ def _scene_retrieval(scene_emb: np.ndarray, ref: np.ndarray, scenes: StimulusSet
     objs = [o.split(SEP) for o in scenes.column("objects")]
     large_pos = scenes.column("large_pos")
     sims = scene_emb @ ref.T
-    win = np.array([int(np.argmax([sims[i, idx[o]] for o in ob])) for i, ob in enumerate(objs)])
+    win = winning_object(sims, scene_object_classes(scenes, classes))
     kept = np.array([set(np.argsort(-sims[i])[: len(ob)].tolist()) == {idx[o] for o in ob} for i, ob in enumerate(objs)])
     large_wins = win == large_pos
     n_obj = np.array([len(o) for o in objs])
@@ -104,7 +128,7 @@ def _scene_retrieval(scene_emb: np.ndarray, ref: np.ndarray, scenes: StimulusSet
         ax = fig.add_subplot(1, 1, 1)
         ks = sorted(set(n_obj.tolist()))
         es = [metrics[f"large_wins_{k}obj"] for k in ks]
-        ax.bar(range(len(ks)), [e.value for e in es], yerr=[[e.value - e.lo for e in es], [e.hi - e.value for e in es]], capsize=3)
+        ax.bar(range(len(ks)), [e.value for e in es], yerr=error_bars(es), capsize=3)
         ax.plot(range(len(ks)), [1 / k for k in ks], "k_", markersize=30, label="chance")
         ax.set_xticks(range(len(ks)), [f"{k} objects\n(n={e.n})" for k, e in zip(ks, es)])
         ax.set_ylabel("share: large object ranked first")
@@ -160,10 +184,40 @@ def matching(encoder: ImageTextEncoder, scenes: Optional[StimulusSet] = None, n:
     def plot(fig):
         ax = fig.add_subplot(1, 1, 1)
         es = list(metrics.values())
-        ax.bar([0, 1], [e.value for e in es], yerr=[[e.value - e.lo for e in es], [e.hi - e.value for e in es]], capsize=4)
+        ax.bar([0, 1], [e.value for e in es], yerr=error_bars(es), capsize=4)
         ax.axhline(0.5, color="gray", ls="--", lw=1)
         ax.set_xticks([0, 1], ["large first", "large last"])
         ax.set_ylim(0, 1.05)
         ax.set_title(f"image-text matching (n={es[0].n}); McNemar p={mc['p']:.3g}")
 
     return ProbeResult("matching", metrics, {"mcnemar": mc}, {"s1": ok1, "s2": ok2}, {"n": len(scenes)}, plot)
+
+
+def _scenes(enc, n: Optional[int], seed: int, order: str) -> StimulusSet:
+    return multi_object_scenes(n=n or 200, seed=seed, size=enc.image_size[0], order=order, n_objects=(2, 3, 4))
+
+
+register_probe(ProbeSpec(
+    "tor", "TOR: which mentioned object does a caption favour?",
+    lambda enc, n, seed: tor(enc, n=n or 400, names=COCO_NAMES if getattr(enc, "text_only", False) else SHAPE_CLASSES,
+                             seed=seed),
+    lambda r: (f"Text-based object retrieval: the first-mentioned object wins {est(r['metrics']['first_wins'])}, the last "
+               f"{est(r['metrics']['last_wins'])}."),
+    text_only=True, description="captions naming 2-4 objects: which position's object does the caption match best?"))
+register_probe(ProbeSpec(
+    "ior", "IOR: large vs small objects in a scene image",
+    lambda enc, n, seed: ior(enc, scenes=_scenes(enc, n, seed, "random"), seed=seed),
+    lambda r: f"Image-based object retrieval: the large object wins {est(r['metrics']['large_wins'])}.",
+    description="scene images vs single-object reference images: is the large object retrieved first?"))
+register_probe(ProbeSpec(
+    "i2tor", "I2TOR: large vs small objects, scene image vs object names",
+    lambda enc, n, seed: i2tor(enc, scenes=_scenes(enc, n, seed, "random"), seed=seed),
+    lambda r: f"Image-to-text object retrieval: the large object wins {est(r['metrics']['large_wins'])}.",
+    description="scene images vs single-object texts: is the large object retrieved first?"))
+register_probe(ProbeSpec(
+    "matching", "Image-text matching, large object first vs last",
+    lambda enc, n, seed: matching(enc, scenes=_scenes(enc, n, seed, "large_first"), seed=seed),
+    lambda r: (f"Matching: the correct caption beats a one-object-replaced caption {est(r['metrics']['accuracy_large_first'])} "
+               f"with the large object first vs {est(r['metrics']['accuracy_large_last'])} last "
+               f"(McNemar p = {r['tables']['mcnemar']['p']:.3g}, {r['tables']['mcnemar']['n_pairs']} pairs)."),
+    description="correct caption vs a caption with one object replaced, large object first or last"))

@@ -9,7 +9,8 @@ from ..stats import accuracy, wilson
 from ..stimuli import cue_conflict
 from ..stimuli.base import StimulusSet
 from ..stimuli.textures import TEXTURE_CLASSES
-from .base import ImageTextEncoder, ProbeResult, class_embeddings, encode_images
+from .registry import ProbeSpec, est, register_probe
+from .base import error_bars, ImageTextEncoder, ProbeResult, class_embeddings, encode_images
 
 
 def shape_bias(encoder: ImageTextEncoder, stimuli: Optional[StimulusSet] = None, classes: Sequence[str] = TEXTURE_CLASSES,
@@ -32,10 +33,19 @@ def shape_bias(encoder: ImageTextEncoder, stimuli: Optional[StimulusSet] = None,
     def plot(fig):
         ax = fig.add_subplot(1, 1, 1)
         es = list(metrics.items())
-        ax.bar(range(len(es)), [e.value for _, e in es], yerr=[[e.value - e.lo for _, e in es], [e.hi - e.value for _, e in es]], capsize=3)
+        ax.bar(range(len(es)), [e.value for _, e in es], yerr=error_bars([e for _, e in es]), capsize=3)
         ax.set_xticks(range(len(es)), [k.replace("_", "\n") for k, _ in es], fontsize=8)
         ax.set_ylim(0, 1.05)
         ax.set_title(f"shape bias {metrics['shape_bias']}")
 
     return ProbeResult("shape-bias", metrics, {"shape_decisions": n_shape, "texture_decisions": n_tex}, {"pred": pred},
                        {"n": len(st)}, plot)
+
+
+register_probe(ProbeSpec(
+    "shape-bias", "Shape vs texture (cue conflict)",
+    lambda enc, n, seed: shape_bias(enc, cue_conflict(n=n, seed=seed, size=enc.image_size[0],
+                                                      kinds=("conflict", "shape_only", "texture_only"))),
+    lambda r: (f"Shape bias on cue-conflict images {est(r['metrics']['shape_bias'])} (share of shape decisions among "
+               f"cue decisions; 0.5 = no preference)."),
+    description="cue-conflict images: does the model follow the shape or the texture?"))

@@ -9,7 +9,8 @@ from ..stats import accuracy, diff_of_proportions
 from ..stimuli import stroop_grid
 from ..stimuli.base import StimulusSet
 from ..stimuli.colours import TERMS
-from .base import ImageTextEncoder, ProbeResult, class_embeddings, encode_images
+from .registry import ProbeSpec, est, register_probe
+from .base import error_bars, ImageTextEncoder, ProbeResult, class_embeddings, encode_images
 
 WORD_TEMPLATES = ("the word {}",)
 INK_TEMPLATES = ("a word written in {}",)
@@ -56,7 +57,7 @@ def stroop(encoder: ImageTextEncoder, stimuli: Optional[StimulusSet] = None, ter
         names = [k for k in metrics if k.startswith(("ink_accuracy", "word_accuracy"))]
         vals = [metrics[k] for k in names]
         ax.bar(range(len(vals)), [v.value for v in vals],
-               yerr=[[v.value - v.lo for v in vals], [v.hi - v.value for v in vals]], capsize=3,
+               yerr=error_bars(vals), capsize=3,
                color=["tab:orange" if "ink" in k else "tab:blue" for k in names])
         ax.axhline(1 / len(terms), color="gray", ls="--", lw=1, label="chance")
         ax.set_xticks(range(len(vals)), [k.replace("_accuracy_", "\n") for k in names], fontsize=8)
@@ -67,3 +68,12 @@ def stroop(encoder: ImageTextEncoder, stimuli: Optional[StimulusSet] = None, ter
 
     return ProbeResult("stroop", metrics, {}, {"word_pred": word_pred, "ink_pred": ink_pred},
                        {"n": len(st), "word_templates": list(word_templates), "ink_templates": list(ink_templates)}, plot)
+
+
+register_probe(ProbeSpec(
+    "stroop", "Stroop: reading the word vs naming the ink",
+    lambda enc, n, seed: stroop(enc, stroop_grid(n=n, seed=seed, size=enc.image_size[0])),
+    lambda r: (f"Stroop: ink named correctly on congruent words {est(r['metrics']['ink_accuracy_congruent'])} vs incongruent "
+               f"{est(r['metrics']['ink_accuracy_incongruent'])} (difference {est(r['metrics']['stroop_effect'])}); the word "
+               f"is read on incongruent images {est(r['metrics']['word_accuracy_incongruent'])}."),
+    description="colour words in congruent / incongruent ink, with word-only, ink-only and non-word controls"))

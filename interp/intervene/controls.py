@@ -1,0 +1,393 @@
+"""The one control-experiment engine, for every unit kind (neurons, heads, ResNet channels, dictionary latents).
+
+target units -> matched random control sets -> per-item outcomes under each intervention -> statistics.
+
+Control sets stand in for the target unit by unit: each control unit comes from the target unit's own site (its
+layer) and from the same stratum of *perturbation size* (how much the intervention changes the network there,
+measured on reference stimuli), drawn without replacement. Strata are widened until each holds several candidates
+per target unit, so sets do not collapse onto the same few units; when fewer distinct sets exist than asked for,
+every one of them is enumerated and the p-value is exact over them. The design is reported with every result:
+distinct sets, unit coverage, mean pairwise Jaccard, size balance and the smallest p the design can reach.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from dataclasses import dataclass, field
+from typing import Callable, ContextManager, Mapping, Optional, Sequence
+
+import numpy as np
+
+from probes.stats import (Estimate, RankTest, accuracy, cluster_bootstrap, estimate_from_replicates, holm, mcnemar,
+                          newcombe, rank_test)
+
+from ..errors import InterpError
+
+UnitSet = dict[str, np.ndarray]  # site -> unit indices (neurons / heads / channels / latents at that site)
+Intervention = Callable[[UnitSet], ContextManager]
+
+
+def as_unit_set(units: Mapping[str, Sequence[int]]) -> UnitSet:
+    """Normalise a site -> indices mapping (sorted unique int arrays, empty sites dropped)."""
+    return {s: np.unique(np.asarray(u, np.int64)) for s, u in units.items() if len(u)}
+
+
+def set_size(units: Mapping[str, Sequence[int]]) -> int:
+    """Number of units in a set."""
+    return int(sum(len(u) for u in units.values()))
+
+
+@dataclass
+class UnitPool:
+    """Every unit that may stand in a control set: per site, the perturbation size of intervening on each unit.
+
+    `kind` names the units ("neuron", "head", "channel", "latent"); `size[site][i]` is what matching uses (e.g.
+    mean |Δ residual| of ablating unit i, measured on reference stimuli)."""
+
+    kind: str
+    size: dict[str, np.ndarray]
+
+    def n_units(self, site: str) -> int:
+        """Units at a site."""
+        return len(self.size[site])
+
+
+@dataclass
+class ControlDesign:
+    """The drawn control sets and how diverse and well matched they are."""
+
+    sets: list[UnitSet]
+    n_possible: float
+    exhaustive: bool
+    strata: list[dict]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_distinct(self) -> int:
+        """Distinct sets among those drawn."""
+        return len({_key(s) for s in self.sets})
+
+    def diagnostics(self, target: UnitSet, pool: UnitPool) -> dict:
+        """Distinct sets, coverage of candidate units, mean pairwise Jaccard, size balance, smallest reachable p."""
+        used = {(s, int(u)) for st in self.sets for s, us in st.items() for u in us}
+        cand = sum(pool.n_units(s) - len(target.get(s, ())) for s in {*target, *(s for st in self.sets for s in st)})
+        keys = [frozenset((s, int(u)) for s, us in st.items() for u in us) for st in self.sets]
+        rng = np.random.default_rng(0)
+        pairs = [(i, j) for i, j in itertools.combinations(range(len(keys)), 2)]
+        if len(pairs) > 2000:
+            pairs = [pairs[i] for i in rng.choice(len(pairs), 2000, replace=False)]
+        jac = [len(keys[i] & keys[j]) / max(1, len(keys[i] | keys[j])) for i, j in pairs]
+        t_size = np.concatenate([pool.size[s][u] for s, u in target.items()])
+        c_size = np.concatenate([pool.size[s][u] for st in self.sets for s, u in st.items()]) if self.sets else np.zeros(0)
+        spread = np.concatenate(list(pool.size.values())).std() or 1.0
+        n = self.n_distinct
+        return {"unit_kind": pool.kind, "n_sets": len(self.sets), "n_distinct": n,
+                "n_possible": self.n_possible if math.isfinite(self.n_possible) else "more than 10^12",
+                "exhaustive": self.exhaustive, "coverage": len(used) / max(1, cand),
+                "mean_pairwise_jaccard": float(np.mean(jac)) if jac else float("nan"),
+                "size_balance_sd": float((c_size.mean() - t_size.mean()) / spread) if c_size.size else float("nan"),
+                "target_mean_size": float(t_size.mean()), "control_mean_size": float(c_size.mean()) if c_size.size else float("nan"),
+                "smallest_p": 1 / (n + 1), "strata": self.strata, "notes": self.notes}
+
+
+def _key(s: UnitSet) -> tuple:
+    return tuple(sorted((site, tuple(int(u) for u in us)) for site, us in s.items()))
+
+
+def _strata(t_sizes: np.ndarray, c_idx: np.ndarray, c_sizes: np.ndarray, ratio: int) -> list[tuple[np.ndarray, int]]:
+    """Contiguous size strata over one site: (candidate units, number of targets) with >= ratio candidates per target
+    where the site allows it. Walks targets and candidates in order of size, closing a stratum once it holds enough."""
+    order = np.argsort(c_sizes, kind="stable")
+    c_idx, c_sizes = c_idx[order], c_sizes[order]
+    t_sorted = np.sort(t_sizes)
+    events = sorted([(v, 1, i) for i, v in enumerate(t_sorted)] + [(v, 0, i) for i, v in enumerate(c_sizes)])
+    strata: list[tuple[list[int], int]] = []
+    cur_c: list[int] = []
+    cur_t = 0
+    for _, is_target, i in events:
+        if is_target:
+            cur_t += 1
+        else:
+            cur_c.append(i)
+        if cur_t and len(cur_c) >= ratio * cur_t:
+            strata.append((cur_c, cur_t))
+            cur_c, cur_t = [], 0
+    if cur_c or cur_t:
+        if strata:  # leftovers join the last stratum (they lie at the top of the size range)
+            lc, lt = strata.pop()
+            strata.append((lc + cur_c, lt + cur_t))
+        else:
+            strata.append((cur_c, cur_t))
+    merged = strata
+    # the top stratum may have taken leftover targets it cannot cover: fold it down until it can
+    while len(merged) > 1 and len(merged[-1][0]) < merged[-1][1]:
+        c, t = merged.pop()
+        pc, pt = merged.pop()
+        merged.append((pc + c, pt + t))
+    return [(c_idx[np.array(c, int)], t) for c, t in merged if t > 0]
+
+
+def draw_control_sets(target: Mapping[str, Sequence[int]], pool: UnitPool, n_sets: int, seed: int = 0,
+                      ratio: int = 4) -> ControlDesign:
+    """Control sets matched to `target` on site and perturbation-size stratum, drawn without replacement.
+
+    Each site's non-target units are cut into contiguous size strata holding >= `ratio` candidates per target unit
+    in them (fewer only where the site has too few units). A site with fewer non-target units than targets draws
+    from every site of the pool (noted). When the strata allow at most `n_sets` distinct sets, all are enumerated.
+    """
+    target = as_unit_set(target)
+    if not target:
+        raise InterpError("the target unit set is empty: nothing to compare with controls")
+    for s in target:
+        if s not in pool.size:
+            raise InterpError(f"no {pool.kind} sizes for site {s!r}: the unit pool covers {', '.join(pool.size)}")
+        if target[s].max() >= pool.n_units(s) or target[s].min() < 0:
+            raise InterpError(f"{s}: target {pool.kind} index out of range (0..{pool.n_units(s) - 1})")
+    notes: list[str] = []
+    groups: list[tuple[str, np.ndarray, int]] = []  # (stratum label, candidate (site, unit) codes, targets)
+    sites = list(pool.size)
+    code_of = {s: i for i, s in enumerate(sites)}
+    taken = {(s, int(u)) for s, us in target.items() for u in us}
+    spill = 0
+    for s, us in target.items():
+        cand = np.setdiff1d(np.arange(pool.n_units(s)), us)
+        if len(cand) < len(us):
+            spill += len(us)
+            notes.append(f"{s} has {len(cand)} non-target {pool.kind}s for {len(us)} targets: its targets are matched "
+                         f"on size among every site's {pool.kind}s")
+            continue
+        for c, t in _strata(pool.size[s][us], cand, pool.size[s][cand], ratio):
+            lo, hi = float(pool.size[s][c].min()), float(pool.size[s][c].max())
+            groups.append((f"{s} size {lo:.3g}..{hi:.3g}", c + code_of[s] * (1 << 32), t))
+    if spill:
+        codes = np.array([code_of[s] * (1 << 32) + u for s in sites for u in range(pool.n_units(s)) if (s, u) not in taken])
+        sizes = np.array([pool.size[sites[c >> 32]][c & 0xFFFFFFFF] for c in codes])
+        t_sizes = np.concatenate([pool.size[s][us] for s, us in target.items()
+                                  if pool.n_units(s) - len(us) < len(us)])
+        if len(codes) < spill:
+            raise InterpError(f"{spill} target {pool.kind}s but only {len(codes)} other {pool.kind}s exist to match them")
+        for c, t in _strata(t_sizes, codes, sizes, ratio):
+            groups.append((f"any site, size {sizes.min():.3g}..{sizes.max():.3g}", c, t))
+    n_possible = 1.0
+    for _, c, t in groups:
+        n_possible *= math.comb(len(c), t)
+        if n_possible > 1e12:
+            n_possible = float("inf")
+            break
+    rng = np.random.default_rng(seed)
+
+    def decode(chosen: Sequence[int]) -> UnitSet:
+        out: dict[str, list[int]] = {}
+        for code in chosen:
+            out.setdefault(sites[int(code) >> 32], []).append(int(code) & 0xFFFFFFFF)
+        return as_unit_set(out)
+
+    if n_possible <= n_sets:
+        combos = [list(itertools.combinations(c.tolist(), t)) for _, c, t in groups]
+        sets = [decode([u for part in pick for u in part]) for pick in itertools.product(*combos)]
+        exhaustive = True
+        if len(sets) < n_sets:
+            notes.append(f"only {len(sets)} distinct control sets exist (asked for {n_sets}): all are used")
+    else:
+        seen, sets = set(), []
+        tries = 0
+        while len(sets) < n_sets and tries < 50 * n_sets:
+            tries += 1
+            s = decode([u for _, c, t in groups for u in rng.choice(c, t, replace=False)])
+            k = _key(s)
+            if k not in seen:
+                seen.add(k)
+                sets.append(s)
+        exhaustive = False
+    strata = [{"stratum": lab, "candidates": int(len(c)), "targets": int(t)} for lab, c, t in groups]
+    return ControlDesign(sets, n_possible, exhaustive, strata, notes)
+
+
+# ------------------------------------------------------------------------------------------------ outcomes & metrics
+@dataclass(frozen=True)
+class Metric:
+    """A behavioural metric over per-item outcomes: the mean of task `a`, minus the mean of task `b` when given.
+
+    `binary` tasks hold 0/1 correctness (CIs by Wilson / Newcombe, McNemar across conditions); others hold
+    continuous per-item values (e.g. a logit margin)."""
+
+    name: str
+    a: str
+    b: Optional[str] = None
+    binary: bool = True
+    description: str = ""
+
+    def value(self, out: Mapping[str, np.ndarray], idx: Optional[Mapping[str, np.ndarray]] = None) -> float:
+        """The metric on outcomes (restricted to item indices per task when given)."""
+        va = out[self.a] if idx is None else out[self.a][idx[self.a]]
+        v = float(np.mean(va)) if len(va) else float("nan")
+        if self.b is not None:
+            vb = out[self.b] if idx is None else out[self.b][idx[self.b]]
+            v -= float(np.mean(vb)) if len(vb) else float("nan")
+        return v
+
+    def estimate(self, out: Mapping[str, np.ndarray]) -> Estimate:
+        """The metric with its 95% CI and n."""
+        a = np.asarray(out[self.a], float)
+        if self.binary:
+            if self.b is None:
+                return accuracy(a.astype(bool))
+            b = np.asarray(out[self.b], float)
+            return newcombe(int(a.sum()), a.size, int(b.sum()), b.size)
+        b = None if self.b is None else np.asarray(out[self.b], float)
+        sd = a.std(ddof=1) if a.size > 1 else float("nan")
+        var = sd ** 2 / a.size + ((b.std(ddof=1) ** 2 / b.size) if b is not None and b.size > 1 else 0.0)
+        v = self.value(out)
+        half = 1.959963984540054 * math.sqrt(var) if math.isfinite(var) else float("nan")
+        return Estimate(v, v - half, v + half, int(a.size + (0 if b is None else b.size)), "normal")
+
+
+@dataclass
+class Evaluation:
+    """What an experiment measures: a function giving per-item outcomes per task under an optional intervention,
+    the metrics over those tasks, and the stimulus cell of every item (jittered copies of a cell resample
+    together)."""
+
+    outcomes: Callable[[Optional[ContextManager]], dict[str, np.ndarray]]
+    metrics: Sequence[Metric]
+    clusters: Mapping[str, np.ndarray]
+    description: str = ""
+
+
+@dataclass
+class ControlResult:
+    """Target effect per metric with CI, excess over the random-set mean with a cell-bootstrap CI, rank tests with
+    Holm across metrics, McNemar of the binary tasks, dose-response, and the control design."""
+
+    unit_kind: str
+    target: UnitSet
+    target_size: int
+    baseline: dict[str, Estimate]
+    intervened: dict[str, Estimate]
+    effect: dict[str, Estimate]
+    excess: dict[str, Estimate]
+    random_effects: dict[str, np.ndarray]
+    tests: dict[str, RankTest]
+    holm: dict[str, Optional[float]]
+    mcnemar: dict[str, dict]
+    design: dict
+    dose: list[dict] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+    random_items: dict[str, np.ndarray] = field(default_factory=dict)  # task -> [sets, items] outcomes
+
+    def p_text(self, metric: str) -> str:
+        """The metric's p as a person should read it (floor, z, Holm-adjusted beside)."""
+        t = self.tests[metric]
+        h = self.holm.get(metric)
+        return t.text() + (f"; Holm {h:.3g}" if h is not None and not t.at_floor else
+                           (f"; Holm ≤ {h:.2g}" if h is not None else ""))
+
+    def to_json(self) -> dict:
+        """JSON-able summary (random-set effects summarised; per-item outcomes live in the store)."""
+        def q(a):
+            return {"mean": float(np.mean(a)), "sd": float(np.std(a, ddof=1)) if len(a) > 1 else float("nan"),
+                    "lo": float(np.quantile(a, 0.025)), "hi": float(np.quantile(a, 0.975)), "n_sets": int(len(a))}
+        return {"unit_kind": self.unit_kind, "target_size": self.target_size,
+                "units": {s: u.tolist() for s, u in self.target.items()},
+                "baseline": {k: v.as_dict() for k, v in self.baseline.items()},
+                "intervened": {k: v.as_dict() for k, v in self.intervened.items()},
+                "effect": {k: v.as_dict() for k, v in self.effect.items()},
+                "excess_over_random": {k: v.as_dict() for k, v in self.excess.items()},
+                "random_sets": {k: q(v) for k, v in self.random_effects.items()},
+                "tests": {k: {**t.as_dict(), "holm": self.holm.get(k), "display": self.p_text(k)} for k, t in self.tests.items()},
+                "mcnemar": self.mcnemar, "controls": self.design, "dose_response": self.dose, **self.info}
+
+    def table(self) -> str:
+        """Aligned text: baseline -> intervened, effect [CI], random sets, excess [CI], p."""
+        d = self.design
+        lines = [f"intervening on {self.target_size} {self.unit_kind}s; {d['n_distinct']} distinct matched control sets "
+                 f"(coverage {d['coverage']:.2f}, mean Jaccard {d['mean_pairwise_jaccard']:.2f}, smallest p {d['smallest_p']:.3g})"]
+        for k, e in self.effect.items():
+            r = self.random_effects[k]
+            x = self.excess[k]
+            lines.append(f"  {k:<22} {self.baseline[k].value:.3f} -> {self.intervened[k].value:.3f}  effect {e.value:+.3f} "
+                         f"[{e.lo:+.3f}, {e.hi:+.3f}]  random {np.mean(r):+.3f}  excess {x.value:+.3f} [{x.lo:+.3f}, {x.hi:+.3f}]"
+                         f"  {self.p_text(k)}")
+        return "\n".join(lines)
+
+
+def _effect_ci(ev: Evaluation, base: Mapping[str, np.ndarray], alt: Mapping[str, np.ndarray],
+               ref: Optional[Mapping[str, np.ndarray]], metric: Metric, n_boot: int, seed: int) -> Estimate:
+    """Bootstrap over stimulus cells of (metric(alt) - metric(base)) [- mean over random sets], tasks resampled
+    independently (each task's items are their own stratum)."""
+    tasks = [metric.a] + ([metric.b] if metric.b else [])
+    lens = {t: len(base[t]) for t in tasks}
+    offsets = np.cumsum([0] + [lens[t] for t in tasks])
+    strata = np.concatenate([np.full(lens[t], i) for i, t in enumerate(tasks)])
+    clusters = np.concatenate([np.asarray(ev.clusters.get(t, np.arange(lens[t])))[: lens[t]].astype(str).astype(object) + f"@{t}"
+                               for t in tasks])
+    d = {t: np.asarray(alt[t], float) - np.asarray(base[t], float) - (0 if ref is None else np.asarray(ref[t], float))
+         for t in tasks}
+
+    def stat(idx: np.ndarray) -> float:
+        per = {t: idx[(idx >= offsets[i]) & (idx < offsets[i + 1])] - offsets[i] for i, t in enumerate(tasks)}
+        return metric.value(d, per)
+
+    value, reps = cluster_bootstrap(stat, int(offsets[-1]), clusters, n_boot, seed, strata)
+    return estimate_from_replicates(value, reps, int(offsets[-1]), "cluster-bootstrap")
+
+
+def run_controls(ev: Evaluation, intervene: Intervention, target: Mapping[str, Sequence[int]], pool: UnitPool,
+                 n_sets: int = 200, seed: int = 0, ranking: Optional[Mapping[str, np.ndarray]] = None,
+                 dose: Sequence[int] = (), dose_sets: int = 20, n_boot: int = 1000, progress: bool = False,
+                 info: Optional[dict] = None) -> ControlResult:
+    """Intervene on `target`, then on matched random control sets, and compare per metric.
+
+    `intervene(units)` returns a context manager under which the model runs with those units intervened on;
+    `ranking[site]` scores target units (higher = stronger) to order the dose-response over `dose` set sizes.
+    """
+    target = as_unit_set(target)
+    design = draw_control_sets(target, pool, n_sets, seed)
+    diag = design.diagnostics(target, pool)
+    base = ev.outcomes(None)
+    alt = ev.outcomes(intervene(target))
+    sets = design.sets
+    it = sets
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(sets, desc=f"control {pool.kind} sets", unit="set")
+    per_item = {t: [] for t in base}
+    for s in it:
+        out = ev.outcomes(intervene(s))
+        for t in per_item:
+            per_item[t].append(np.asarray(out[t], float))
+    rand_items = {t: np.stack(v) if v else np.zeros((0, len(base[t]))) for t, v in per_item.items()}  # [sets, items]
+    base_m = {m.name: m.value(base) for m in ev.metrics}
+    rand = {m.name: np.array([m.value({t: rand_items[t][i] for t in rand_items}) - base_m[m.name]
+                              for i in range(len(sets))]) for m in ev.metrics}
+    mean_alt = {t: rand_items[t].mean(0) - np.asarray(base[t], float) if len(sets) else np.zeros(len(base[t]))
+                for t in rand_items}
+    effect, excess, tests = {}, {}, {}
+    for m in ev.metrics:
+        effect[m.name] = _effect_ci(ev, base, alt, None, m, n_boot, seed)
+        excess[m.name] = _effect_ci(ev, base, alt, mean_alt, m, n_boot, seed)
+        tests[m.name] = rank_test(effect[m.name].value, rand[m.name], n_distinct=design.n_distinct,
+                                  exact=design.exhaustive)
+    adj = holm([tests[m.name].p for m in ev.metrics])
+    holm_p = {m.name: a for m, a in zip(ev.metrics, adj)}
+    binary_tasks = {m.a for m in ev.metrics if m.binary} | {m.b for m in ev.metrics if m.binary and m.b}
+    mc = {t: mcnemar(np.asarray(base[t]).astype(bool), np.asarray(alt[t]).astype(bool)) for t in sorted(binary_tasks)}
+    dose_rows = []
+    if dose and ranking is not None:
+        flat = sorted(((float(sc), s, int(u)) for s in target for u, sc in zip(target[s], ranking[s])), key=lambda x: -x[0])
+        for k in sorted({min(int(k), len(flat)) for k in dose}):
+            sub = as_unit_set({s: [u for _, s2, u in flat[:k] if s2 == s] for s in target})
+            out = ev.outcomes(intervene(sub))
+            sub_design = draw_control_sets(sub, pool, dose_sets, seed + k)
+            ctrl = []
+            for s in sub_design.sets:
+                o = ev.outcomes(intervene(s))
+                ctrl.append({m.name: m.value(o) - base_m[m.name] for m in ev.metrics})
+            dose_rows.append({"k": k, "n_control_sets": len(ctrl),
+                              **{f"effect_{m.name}": m.value(out) - base_m[m.name] for m in ev.metrics},
+                              **{f"random_{m.name}": [c[m.name] for c in ctrl] for m in ev.metrics}})
+    return ControlResult(pool.kind, target, set_size(target), {m.name: m.estimate(base) for m in ev.metrics},
+                         {m.name: m.estimate(alt) for m in ev.metrics}, effect, excess, rand, tests, holm_p, mc, diag,
+                         dose_rows, dict(info or {}), {t: v.astype(np.float32) for t, v in rand_items.items()})
