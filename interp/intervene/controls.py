@@ -95,46 +95,81 @@ def _key(s: UnitSet) -> tuple:
     return tuple(sorted((site, tuple(int(u) for u in us)) for site, us in s.items()))
 
 
-def _strata(t_sizes: np.ndarray, c_idx: np.ndarray, c_sizes: np.ndarray, ratio: int) -> list[tuple[np.ndarray, int]]:
-    """Contiguous size strata over one site: (candidate units, number of targets) with >= ratio candidates per target
-    where the site allows it. Walks targets and candidates in order of size, closing a stratum once it holds enough."""
+def _strata(t_sizes: np.ndarray, c_idx: np.ndarray, c_sizes: np.ndarray, ratio: Optional[int]) -> list[tuple[np.ndarray, int]]:
+    """Disjoint size strata over one site's candidates: (candidate units, number of targets matched from them).
+
+    Each target sits at its rank among the candidates by size; targets are grouped and each group gets a window of
+    `ratio` candidates per target centred on its targets' ranks (shifted right where windows would overlap, merged
+    with the previous group where the top of the range is reached). Fewer candidates per target only where the
+    site has fewer than `ratio` per target in all."""
+    if ratio is None:  # one stratum: matched on site alone
+        return [(c_idx, len(t_sizes))]
     order = np.argsort(c_sizes, kind="stable")
     c_idx, c_sizes = c_idx[order], c_sizes[order]
-    t_sorted = np.sort(t_sizes)
-    events = sorted([(v, 1, i) for i, v in enumerate(t_sorted)] + [(v, 0, i) for i, v in enumerate(c_sizes)])
-    strata: list[tuple[list[int], int]] = []
-    cur_c: list[int] = []
-    cur_t = 0
-    for _, is_target, i in events:
-        if is_target:
-            cur_t += 1
-        else:
-            cur_c.append(i)
-        if cur_t and len(cur_c) >= ratio * cur_t:
-            strata.append((cur_c, cur_t))
-            cur_c, cur_t = [], 0
-    if cur_c or cur_t:
-        if strata:  # leftovers join the last stratum (they lie at the top of the size range)
-            lc, lt = strata.pop()
-            strata.append((lc + cur_c, lt + cur_t))
-        else:
-            strata.append((cur_c, cur_t))
-    merged = strata
-    # the top stratum may have taken leftover targets it cannot cover: fold it down until it can
-    while len(merged) > 1 and len(merged[-1][0]) < merged[-1][1]:
-        c, t = merged.pop()
-        pc, pt = merged.pop()
-        merged.append((pc + c, pt + t))
-    return [(c_idx[np.array(c, int)], t) for c, t in merged if t > 0]
+    n_c, n_t = len(c_idx), len(t_sizes)
+    ratio = max(1, min(ratio, n_c // max(n_t, 1)))
+    pos = np.searchsorted(c_sizes, np.sort(t_sizes)).astype(float)
+    groups: list[list[float]] = [[p] for p in pos]  # ranks of the targets in each group
+    while True:
+        windows, end, merged = [], 0, False
+        for gi, g in enumerate(groups):
+            need = ratio * len(g)
+            start = max(end, int(round(np.mean(g) - need / 2)))
+            if start + need > n_c:
+                start = n_c - need
+            if start < end:  # no room left above the previous window: this group joins it
+                groups[gi - 1].extend(g)
+                del groups[gi]
+                merged = True
+                break
+            windows.append((start, start + need))
+            end = start + need
+        if not merged:
+            break
+    return [(c_idx[lo:hi], len(g)) for (lo, hi), g in zip(windows, groups)]
 
 
-def draw_control_sets(target: Mapping[str, Sequence[int]], pool: UnitPool, n_sets: int, seed: int = 0,
-                      ratio: int = 4) -> ControlDesign:
+def _groups(target: UnitSet, pool: UnitPool, ratio: Optional[int], spilled: list[str], sites: list[str],
+            code_of: dict[str, int], taken: set) -> list[tuple[str, np.ndarray, int]]:
+    """(stratum label, candidate unit codes, number of targets) for every stratum of every site."""
+    groups: list[tuple[str, np.ndarray, int]] = []
+    for s, us in target.items():
+        if s in spilled:
+            continue
+        cand = np.setdiff1d(np.arange(pool.n_units(s)), us)
+        for c, t in _strata(pool.size[s][us], cand, pool.size[s][cand], ratio):
+            lo, hi = float(pool.size[s][c].min()), float(pool.size[s][c].max())
+            groups.append((f"{s} size {lo:.3g}..{hi:.3g}", c + code_of[s] * (1 << 32), t))
+    if spilled:
+        # units of target sites that match their own targets are left out, so no unit can enter a set twice
+        own = {s for s in target if s not in spilled}
+        codes = np.array([code_of[s] * (1 << 32) + u for s in sites if s not in own for u in range(pool.n_units(s))
+                          if (s, u) not in taken])
+        n_spill = sum(len(target[s]) for s in spilled)
+        if len(codes) < n_spill:
+            raise InterpError(f"{n_spill} target {pool.kind}s but only {len(codes)} other {pool.kind}s exist to match them")
+        sizes = np.array([pool.size[sites[c >> 32]][c & 0xFFFFFFFF] for c in codes])
+        t_sizes = np.concatenate([pool.size[s][target[s]] for s in spilled])
+        for c, t in _strata(t_sizes, codes, sizes, ratio):
+            groups.append((f"any site, size {sizes.min():.3g}..{sizes.max():.3g}", c, t))
+    return groups
+
+
+def _n_possible(groups: list[tuple[str, np.ndarray, int]]) -> float:
+    n = 1.0
+    for _, c, t in groups:
+        n *= math.comb(len(c), t)
+        if n > 1e12:
+            return float("inf")
+    return n
+
+
+def draw_control_sets(target: Mapping[str, Sequence[int]], pool: UnitPool, n_sets: int, seed: int = 0) -> ControlDesign:
     """Control sets matched to `target` on site and perturbation-size stratum, drawn without replacement.
 
-    Each site's non-target units are cut into contiguous size strata holding >= `ratio` candidates per target unit
-    in them (fewer only where the site has too few units). A site with fewer non-target units than targets draws
-    from every site of the pool (noted). When the strata allow at most `n_sets` distinct sets, all are enumerated.
+    Each site's non-target units are cut into size strata around the targets (4 candidates per target, widened to
+    8, 16, 32 and finally the whole site until the sets are diverse). A site with fewer non-target units than
+    targets draws from the other sites (noted). When at most `n_sets` distinct sets exist, all are enumerated.
     """
     target = as_unit_set(target)
     if not target:
@@ -145,36 +180,24 @@ def draw_control_sets(target: Mapping[str, Sequence[int]], pool: UnitPool, n_set
         if target[s].max() >= pool.n_units(s) or target[s].min() < 0:
             raise InterpError(f"{s}: target {pool.kind} index out of range (0..{pool.n_units(s) - 1})")
     notes: list[str] = []
-    groups: list[tuple[str, np.ndarray, int]] = []  # (stratum label, candidate (site, unit) codes, targets)
     sites = list(pool.size)
     code_of = {s: i for i, s in enumerate(sites)}
     taken = {(s, int(u)) for s, us in target.items() for u in us}
-    spill = 0
-    for s, us in target.items():
-        cand = np.setdiff1d(np.arange(pool.n_units(s)), us)
-        if len(cand) < len(us):
-            spill += len(us)
-            notes.append(f"{s} has {len(cand)} non-target {pool.kind}s for {len(us)} targets: its targets are matched "
-                         f"on size among every site's {pool.kind}s")
-            continue
-        for c, t in _strata(pool.size[s][us], cand, pool.size[s][cand], ratio):
-            lo, hi = float(pool.size[s][c].min()), float(pool.size[s][c].max())
-            groups.append((f"{s} size {lo:.3g}..{hi:.3g}", c + code_of[s] * (1 << 32), t))
-    if spill:
-        codes = np.array([code_of[s] * (1 << 32) + u for s in sites for u in range(pool.n_units(s)) if (s, u) not in taken])
-        sizes = np.array([pool.size[sites[c >> 32]][c & 0xFFFFFFFF] for c in codes])
-        t_sizes = np.concatenate([pool.size[s][us] for s, us in target.items()
-                                  if pool.n_units(s) - len(us) < len(us)])
-        if len(codes) < spill:
-            raise InterpError(f"{spill} target {pool.kind}s but only {len(codes)} other {pool.kind}s exist to match them")
-        for c, t in _strata(t_sizes, codes, sizes, ratio):
-            groups.append((f"any site, size {sizes.min():.3g}..{sizes.max():.3g}", c, t))
-    n_possible = 1.0
-    for _, c, t in groups:
-        n_possible *= math.comb(len(c), t)
-        if n_possible > 1e12:
-            n_possible = float("inf")
+    spilled = [s for s, us in target.items() if pool.n_units(s) - len(us) < len(us)]
+    for s in spilled:
+        notes.append(f"{s} has {pool.n_units(s) - len(target[s])} non-target {pool.kind}s for {len(target[s])} targets: "
+                     f"its targets are matched on size among every site's {pool.kind}s")
+    # strata start tight (4 candidates per target) and widen until sets are diverse: enough distinct sets and an
+    # expected pairwise Jaccard of at most 0.2; the last resort matches on site alone
+    for ratio in (4, 8, 16, 32, None):
+        groups = _groups(target, pool, ratio, spilled, sites, code_of, taken)
+        n_possible = _n_possible(groups)
+        overlap = sum(t * t / len(c) for _, c, t in groups) / max(1, sum(t for _, _, t in groups))
+        if n_possible >= n_sets and overlap / (2 - overlap) <= 0.2:
             break
+    if ratio != 4:
+        notes.append(f"size strata widened to {'the whole site' if ratio is None else f'{ratio} candidates per target'} "
+                     "for diverse control sets")
     rng = np.random.default_rng(seed)
 
     def decode(chosen: Sequence[int]) -> UnitSet:

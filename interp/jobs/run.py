@@ -79,6 +79,11 @@ def run_main(spec: str, out: Path, n: Optional[int] = None, device: str = "cpu",
         unknown = [o for o in only if o not in {j.name for j in todo}]
         if unknown:
             raise InterpError(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(j.name for j in todo)}")
+        wanted = set(only)
+        for job in reversed(todo):  # everything a wanted stage needs runs too
+            if job.name in wanted:
+                wanted.update(job.needs)
+        todo = [j for j in todo if j.name in wanted]
     t_job = time.time()
     for i, job in enumerate(todo, 1):
         key = stage_key(job, ctx, model_hash, keys)
