@@ -1,12 +1,14 @@
 """Crash-safe analysis write-back and the typed records of each analysis kind.
 
-Layout and protocol are documented in schema.py. In short: a version is written under a fresh name and fsynced,
+Layout and protocol are documented in schema.py. In short: a version is written as an anonymous group, fsynced,
+linked under a fresh name and fsynced,
 the 8-byte object reference /analysis/<name> is overwritten (raw data only) and fsynced, then the old version is
 deleted. A SIGKILL at any point leaves either the old or the new version committed, never a mix.
 """
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,29 +89,47 @@ def to_json(value: Any, what: str) -> str:
         raise StoreInputError(f"{what} cannot be stored as JSON: {exc}") from None
 
 
+def _fixed_utf8(strings: np.ndarray) -> np.ndarray:
+    """Strings as fixed-width UTF-8 bytes. Variable-length strings live in HDF5's shared global heap, whose
+    collections a later write-back appends to: a SIGKILL then damaged the strings of the committed version
+    ("actual len exceeds EOA"). Fixed-width strings live in the dataset's own storage, written once."""
+    enc = np.array([s.encode("utf-8") for s in strings.ravel().tolist()], dtype=object)
+    width = max([1, *(len(b) for b in enc)])
+    return np.array(enc.tolist(), dtype=f"S{width}").reshape(strings.shape)
+
+
 def storable(key: str, arr: Any) -> np.ndarray:
-    """An array as it will be stored (strings as UTF-8), or StoreInputError naming the array."""
+    """An array as it will be stored (strings as fixed-width UTF-8), or StoreInputError naming the array."""
     check_name(key, "array name")
     a = np.asarray(arr)
     if a.dtype.kind in "US":
-        return a.astype(str).astype(h5py.string_dtype())
+        return _fixed_utf8(a.astype(str).astype(object))
     if a.dtype.kind == "O":
         if not all(isinstance(v, str) for v in a.ravel()):
             raise StoreInputError(f"array {key!r} holds Python objects that are not strings: store numbers or strings")
-        return a.astype(h5py.string_dtype())
+        return _fixed_utf8(a)
     if a.dtype.kind not in "biuf":
         raise StoreInputError(f"array {key!r} has dtype {a.dtype}: store bool, integer, float or string arrays")
     return a
 
 
+def _create(grp: h5py.Group, key: str, arr: np.ndarray) -> None:
+    if arr.dtype.kind == "S":  # declared UTF-8 so that asstr() decodes it; written without conversion
+        ds = grp.create_dataset(key, shape=arr.shape, dtype=h5py.string_dtype("utf-8", arr.dtype.itemsize))
+        ds.id.write(h5py.h5s.ALL, h5py.h5s.ALL, np.ascontiguousarray(arr), mtype=ds.id.get_type())
+    else:
+        grp.create_dataset(key, data=arr)
+
+
 def _attr(value: Any, what: str) -> Any:
-    if isinstance(value, (str, bool, int, float, np.integer, np.floating, np.bool_)):
+    if isinstance(value, (bool, int, float, np.integer, np.floating, np.bool_)):
         return value
-    return to_json(value, what)
+    text = value if isinstance(value, str) else to_json(value, what)
+    return np.bytes_(text.encode("utf-8"))  # fixed width, in the object header (see _fixed_utf8)
 
 
 def _decode_attr(value: Any) -> Any:
-    if isinstance(value, bytes):
+    if isinstance(value, (bytes, np.bytes_)):
         value = value.decode()
     if isinstance(value, str) and value[:1] in "[{":
         try:
@@ -177,7 +197,7 @@ def list_analyses(f: h5py.File) -> list[AnalysisInfo]:
             continue
         if grp is None:
             continue
-        kind = grp.attrs.get("_kind")
+        kind = _decode_attr(grp.attrs.get("_kind"))
         kind, key = (str(kind), schema.analysis_kind(n)[1]) if kind is not None else schema.analysis_kind(n)
         out.append(AnalysisInfo(n, kind, key))
     return out
@@ -187,6 +207,36 @@ def _versions_of(f: h5py.File, name: str) -> list[str]:
     if schema.ANALYSIS_VERSIONS not in f:
         return []
     return [k for k in f[schema.ANALYSIS_VERSIONS] if k.rpartition("@")[0] == name]
+
+
+def _sync(f: h5py.File) -> None:
+    """Extend the file to HDF5's allocated end before flushing, then flush and fsync. A flush writes the superblock
+    (with the new end of allocation) before the tail blocks it points at; a SIGKILL between the two left a file
+    shorter than its superblock says, which HDF5 then refuses to open ("truncated file")."""
+    handle = f.id.get_vfd_handle()
+    fd = handle if isinstance(handle, int) else handle.fileno()
+    end = int(f.id.get_filesize())
+    if os.fstat(fd).st_size < end:
+        os.ftruncate(fd, end)
+        os.fsync(fd)
+    fsync_file(f)
+
+
+def _drop_versions(f: h5py.File, name: str, keep: Optional[h5py.Group]) -> None:
+    """Delete every version of `name` but `keep`, best effort: a version whose deletion a SIGKILL interrupted can
+    be left with a link to a freed object ("link count would be negative"); no reader ever follows it, so it
+    stays as an unreachable leftover rather than failing the write-back."""
+    for k in _versions_of(f, name):
+        path = f"{schema.ANALYSIS_VERSIONS}/{k}"
+        try:
+            if keep is not None and f[path] == keep:
+                continue
+        except (KeyError, ValueError, OSError, RuntimeError):
+            pass
+        try:
+            del f[path]
+        except (KeyError, ValueError, OSError, RuntimeError):
+            continue
 
 
 def write_group(f: h5py.File, path: Path, name: str, kind: str, arrays: Mapping[str, Any],
@@ -207,41 +257,35 @@ def write_group(f: h5py.File, path: Path, name: str, kind: str, arrays: Mapping[
         committed = _pointer(f, name)
         old_gen = int(committed.attrs.get("_gen", 0)) if committed is not None else 0
         # versions left by a write-back that was killed before its switch are not committed: drop them
-        for k in _versions_of(f, name):
-            if committed is None or f[f"{schema.ANALYSIS_VERSIONS}/{k}"] != committed:
-                del f[schema.ANALYSIS_VERSIONS][k]
-        gen = old_gen + 1
+        _drop_versions(f, name, keep=committed)
+        gens = [int(g) for g in (k.rpartition("@")[2] for k in _versions_of(f, name)) if g.isdigit()]
+        gen = max([old_gen, *gens]) + 1  # never the name of a leftover that could not be dropped
         vpath = schema.version_path(name, gen)
-        grp = f.create_group(vpath)
-        try:
-            for k, arr in data.items():
-                grp.create_dataset(k, data=arr)
-            if blob is not None:
-                grp.create_dataset(schema.PAYLOAD, data=blob, dtype=h5py.string_dtype())
-            for k, v in meta.items():
-                grp.attrs[k] = v
-            grp.attrs["_kind"], grp.attrs["_name"], grp.attrs["_gen"] = kind, name, gen
-            fsync_file(f)
-        except BaseException:
-            try:
-                del f[vpath]
-            except Exception:  # noqa: BLE001 - the uncommitted version is dropped on the next write anyway
-                pass
-            raise
+        # Built as an anonymous group and linked only once it is on disk: a kill mid-write leaves unreachable
+        # bytes, never a link to a half-flushed object.
+        grp = f[schema.ANALYSIS_VERSIONS].create_group(None)
+        for k, arr in data.items():
+            _create(grp, k, arr)
+        if blob is not None:
+            _create(grp, schema.PAYLOAD, _fixed_utf8(np.array(blob, dtype=object)))
+        for k, v in meta.items():
+            grp.attrs[k] = v
+        grp.attrs["_kind"], grp.attrs["_name"], grp.attrs["_gen"] = _attr(kind, ""), _attr(name, ""), gen
+        _sync(f)
+        f[schema.ANALYSIS_VERSIONS][f"{name}@{gen}"] = grp
+        _sync(f)
         ptr_path = schema.analysis_path(name)
         if ptr_path in f and isinstance(f[ptr_path], h5py.Dataset):
             f[ptr_path][()] = grp.ref  # the commit: 8 bytes of raw data
-            fsync_file(f)
+            _sync(f)
         else:
             if ptr_path in f:  # schema 1 group: move it aside (still readable), then point at the new version
                 f.move(ptr_path, schema.version_path(name, "legacy"))
-                fsync_file(f)
+                _sync(f)
             f.create_dataset(ptr_path, data=grp.ref, dtype=h5py.ref_dtype)
-            fsync_file(f)
-        for k in _versions_of(f, name):
-            if k != f"{name}@{gen}":
-                del f[schema.ANALYSIS_VERSIONS][k]
-        fsync_file(f)
+            _sync(f)
+        _drop_versions(f, name, keep=grp)
+        _sync(f)
     except StoreInputError:
         raise
     except (OSError, RuntimeError, ValueError, KeyError) as exc:

@@ -17,8 +17,8 @@
 Analysis names: census_<reduction> (CENSUS), attention_mass (ATTENTION_MASS), experiment_<name> (EXPERIMENT).
 Schema 1 stores hold /analysis/<name> as a plain group; they stay readable and are upgraded on the next write.
 
-An analysis write-back never touches a committed version: the new version is written under a fresh name and
-fsynced, then the 8-byte reference in /analysis/<name> is overwritten (raw data, no metadata change), fsynced,
+An analysis write-back never touches a committed version: the new version is written as an anonymous group,
+fsynced, linked under a fresh name and fsynced, then the 8-byte reference in /analysis/<name> is overwritten (raw data, no metadata change), fsynced,
 and only then is the old version deleted. A reader dereferences the pointer by address, so it never walks the
 versions group that a concurrent or killed write-back was changing.
 Every row dataset is allocated in full when the store is created (early allocation, no fill): after that a
