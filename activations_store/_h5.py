@@ -7,7 +7,7 @@ from pathlib import Path
 
 import h5py
 
-from .errors import StoreCorruptError, StoreWriteError
+from .errors import StoreCorruptError, StoreError, StoreWriteError
 
 
 def open_h5(path: Path, mode: str) -> h5py.File:
@@ -23,6 +23,9 @@ def open_h5(path: Path, mode: str) -> h5py.File:
     except OSError as exc:
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such file") from None
+        if "already open" in str(exc):
+            raise StoreError(f"{path} is already open in this process ({exc}): close it before opening it "
+                             f"{'for writing' if mode != 'r' else 'again'}") from None
         size = path.stat().st_size
         with open(path, "rb") as fh:
             head = fh.read(8)

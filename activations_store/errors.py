@@ -26,3 +26,11 @@ class StoreKeyError(StoreError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; we want it plain
         return str(self.args[0]) if self.args else ""
+
+
+class StoreVersionError(StoreError):
+    """The file's schema version is one this toolkit cannot read (or resume)."""
+
+
+class StoreInputError(StoreError, ValueError):
+    """A caller handed the store something it cannot hold (bad name, misaligned arrays, non-JSON payload)."""

@@ -8,14 +8,16 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import h5py
 import numpy as np
 
+from . import analyses as _an
 from . import schema
-from ._h5 import fsync_file, open_h5
-from .errors import StoreCorruptError, StoreError, StoreKeyError
+from ._h5 import open_h5
+from .analyses import AnalysisInfo, AttentionMassRecord, CensusRecord, ExperimentRecord
+from .errors import StoreCorruptError, StoreError, StoreInputError, StoreKeyError, StoreVersionError
 
 
 def _suggest(name: str, options: Sequence[str]) -> str:
@@ -108,13 +110,26 @@ class ActivationStore:
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path}: no such store")
         self._f = open_h5(self.path, "r" if mode == "r" else "r+")
-        if "schema_version" not in self._f.attrs or schema.PROGRESS not in self._f:
+        try:
+            if "schema_version" not in self._f.attrs or schema.PROGRESS not in self._f:
+                raise StoreCorruptError(f"{self.path} is an HDF5 file but not an activation store (no schema_version)")
+            version = self._f.attrs["schema_version"]
+            try:
+                version = int(version)
+            except (TypeError, ValueError):
+                raise StoreVersionError(f"{self.path} has schema version {version!r}, not a number: this toolkit "
+                                        f"reads versions {', '.join(map(str, schema.READABLE_VERSIONS))}") from None
+            if version not in schema.READABLE_VERSIONS:
+                newer = "newer than" if version > schema.SCHEMA_VERSION else "older than any known to"
+                raise StoreVersionError(
+                    f"{self.path} has schema version {version}, {newer} this toolkit (which reads versions "
+                    f"{', '.join(map(str, schema.READABLE_VERSIONS))} and writes {schema.SCHEMA_VERSION})"
+                    + (": upgrade clip-interp to read it" if version > schema.SCHEMA_VERSION else ""))
+            self.schema_version = version
+            self.n_committed = int(self._f[schema.PROGRESS][()])
+        except BaseException:
             self._f.close()
-            raise StoreCorruptError(f"{self.path} is an HDF5 file but not an activation store (no schema_version)")
-        if int(self._f.attrs["schema_version"]) > schema.SCHEMA_VERSION:
-            self._f.close()
-            raise StoreCorruptError(f"{self.path} has schema version {self._f.attrs['schema_version']}, newer than this toolkit")
-        self.n_committed = int(self._f[schema.PROGRESS][()])
+            raise
 
     # ---------------------------------------------------------------- metadata
     @property
@@ -139,6 +154,13 @@ class ActivationStore:
                     pass
             out[k] = v.item() if isinstance(v, np.generic) else v
         return out
+
+    @property
+    def stimulus_recipe(self) -> Optional[dict[str, Any]]:
+        """How the stimulus set was built ({"builder", "args", ...}), or None when it cannot be rebuilt."""
+        if schema.RECIPE not in self._f:
+            return None
+        return json.loads(self._f[schema.RECIPE].asstr()[()])
 
     def keys(self) -> list[tuple[str, str]]:
         """Every (site, reduction) held."""
@@ -172,14 +194,14 @@ class ActivationStore:
 
     def stimuli_columns(self) -> list[str]:
         """Names of the stimulus label columns."""
-        return [k for k in self._f[schema.STIMULI] if k != "masks"]
+        return [k for k in self._f[schema.STIMULI] if k != schema.MASKS_COLUMN]
 
     @property
     def stimuli(self) -> dict[str, np.ndarray]:
         """Label columns of every stimulus (all rows, committed or not), strings decoded."""
         out = {}
         for name, ds in self._f[schema.STIMULI].items():
-            if name == "masks":
+            if name == schema.MASKS_COLUMN:
                 continue
             arr = ds[()]
             if ds.dtype.kind == "O" or h5py.check_string_dtype(ds.dtype):
@@ -201,9 +223,9 @@ class ActivationStore:
 
     def masks(self) -> RowView:
         """Per-object masks [n, K, h, w] of committed rows."""
-        if f"{schema.STIMULI}/masks" not in self._f:
+        if schema.MASKS not in self._f:
             raise StoreKeyError(f"{self.path} holds no object masks")
-        return RowView(self._f[f"{schema.STIMULI}/masks"], self.n_committed)
+        return RowView(self._f[schema.MASKS], self.n_committed)
 
     def iter_blocks(self, site: str, reduction: str, block_rows: int = 4096) -> Iterator[tuple[slice, np.ndarray]]:
         """Yield (rows, acts[rows]) over the committed rows in blocks of `block_rows`."""
@@ -213,29 +235,57 @@ class ActivationStore:
             yield rows, view[rows]
 
     # ---------------------------------------------------------------- analyses
-    def write_analysis(self, name: str, arrays: Mapping[str, np.ndarray], attrs: Mapping[str, Any] | None = None) -> None:
-        """Replace /analysis/<name> with the given arrays and attributes, durably."""
+    def analyses(self) -> list[AnalysisInfo]:
+        """Every analysis the store holds (name, kind, key), sorted by name."""
+        return _an.list_analyses(self._f)
+
+    def has_analysis(self, kind: str, key: str = "") -> bool:
+        """True when an analysis of `kind` (and `key`: the census reduction or the experiment name) is held."""
+        name = schema.analysis_name(kind, key)
+        return any(a.name == name for a in self.analyses())
+
+    def write_census(self, census: CensusRecord) -> None:
+        """Commit a census (replacing the one at its reduction) crash-safely."""
+        arrays, attrs = _an.census_arrays(census)
+        self._write(schema.analysis_name(schema.CENSUS, census.reduction), schema.CENSUS, arrays, attrs)
+
+    def read_census(self, reduction: str = "cls") -> CensusRecord:
+        """The committed census at `reduction` (StoreKeyError when there is none)."""
+        arrays, attrs, _ = _an.read_group(self._f, schema.analysis_name(schema.CENSUS, reduction), self.path)
+        return _an.census_from(reduction, arrays, attrs)
+
+    def write_attention_mass(self, record: AttentionMassRecord) -> None:
+        """Commit the attention-mass analysis (replacing the previous one) crash-safely."""
+        arrays, attrs = _an.attention_arrays(record)
+        self._write(schema.ATTENTION_MASS, schema.ATTENTION_MASS, arrays, attrs)
+
+    def read_attention_mass(self) -> AttentionMassRecord:
+        """The committed attention-mass analysis (StoreKeyError when there is none)."""
+        arrays, attrs, _ = _an.read_group(self._f, schema.ATTENTION_MASS, self.path)
+        return _an.attention_from(arrays, attrs)
+
+    def write_experiment(self, name: str, payload: Mapping[str, Any],
+                         arrays: Optional[Mapping[str, np.ndarray]] = None) -> None:
+        """Commit experiment `name`: a JSON-able payload plus named numeric or string arrays, crash-safely."""
+        _an.check_name(name, "experiment name")
+        if not isinstance(payload, Mapping):
+            raise StoreInputError(f"the payload of experiment {name!r} must be a dict, not {type(payload).__name__}")
+        self._write(schema.analysis_name(schema.EXPERIMENT, name), schema.EXPERIMENT, dict(arrays or {}), {},
+                    dict(payload))
+
+    def read_experiment(self, name: str) -> ExperimentRecord:
+        """The committed experiment `name` (StoreKeyError when there is none)."""
+        arrays, _, payload = _an.read_group(self._f, schema.analysis_name(schema.EXPERIMENT, name), self.path)
+        return ExperimentRecord(name, payload or {}, arrays)
+
+    def _write(self, name: str, kind: str, arrays: Mapping[str, Any], attrs: Mapping[str, Any],
+               payload: Any = None) -> None:
         if self._f.mode != "r+":
             raise StoreError(f"{self.path} is open read-only: open it with mode='a' to write analyses")
-        path = f"{schema.ANALYSIS}/{name}"
-        if path in self._f:
-            del self._f[path]
-        grp = self._f.create_group(path)
-        for key, arr in arrays.items():
-            arr = np.asarray(arr)
-            grp.create_dataset(key, data=arr.astype(h5py.string_dtype()) if arr.dtype.kind in "OU" else arr)
-        for key, value in (attrs or {}).items():
-            grp.attrs[key] = value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
-        fsync_file(self._f)
-
-    def read_analysis(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        """Arrays and attributes of /analysis/<name>."""
-        path = f"{schema.ANALYSIS}/{name}"
-        if path not in self._f:
-            raise StoreKeyError(f"{self.path} holds no analysis {name!r}")
-        grp = self._f[path]
-        arrays = {k: (ds.asstr()[()] if h5py.check_string_dtype(ds.dtype) else ds[()]) for k, ds in grp.items()}
-        return arrays, dict(grp.attrs)
+        if self.schema_version < schema.SCHEMA_VERSION:
+            self._f.attrs.modify("schema_version", schema.SCHEMA_VERSION)  # in place: same type and size
+            self.schema_version = schema.SCHEMA_VERSION
+        _an.write_group(self._f, self.path, name, kind, arrays, attrs, payload)
 
     def close(self) -> None:
         """Close the file."""

@@ -19,7 +19,8 @@ import numpy as np
 
 from . import schema
 from ._h5 import fsync_dir, fsync_file, open_h5, write_error
-from .errors import StoreError, StoreExistsError, StoreMismatchError, StoreWriteError
+from .analyses import to_json
+from .errors import StoreError, StoreExistsError, StoreMismatchError, StoreVersionError, StoreWriteError
 
 _STOP = object()
 
@@ -46,8 +47,11 @@ class StoreWriter:
         resume: bool = False,
         queue_size: int = 4,
         toolkit_version: str = "0",
+        recipe: Mapping[str, Any] | None = None,
     ) -> None:
+        """`recipe` records how the stimuli were built (see probes.stimuli.rebuild); None when they cannot be rebuilt."""
         self.path = Path(path)
+        self._recipe = to_json(dict(recipe), "the stimulus recipe") if recipe is not None else None
         self.n_rows = len(ids)
         if self.n_rows == 0:
             raise StoreError("the stimulus set is empty: nothing to store")
@@ -86,10 +90,11 @@ class StoreWriter:
                 raise StoreExistsError(
                     f"{self.path} exists and is {state}: pass --resume to continue it, or choose another --out"
                 )
-            if int(f.attrs["schema_version"]) != schema.SCHEMA_VERSION:
-                raise StoreMismatchError(
-                    f"{self.path} has schema version {f.attrs['schema_version']}, this toolkit writes "
-                    f"{schema.SCHEMA_VERSION}: write a new store"
+            if int(f.attrs["schema_version"]) not in schema.READABLE_VERSIONS:  # rows are laid out alike in all
+                raise StoreVersionError(
+                    f"{self.path} has schema version {f.attrs['schema_version']}, this toolkit resumes versions "
+                    f"{', '.join(map(str, schema.READABLE_VERSIONS))} (and writes {schema.SCHEMA_VERSION}): "
+                    "write a new store"
                 )
             for key, want in identity.items():
                 have = str(f.attrs.get(key, ""))
@@ -123,10 +128,15 @@ class StoreWriter:
                         f.attrs[key] = value if isinstance(value, (str, int, float, bool)) else json.dumps(value)
                 f.attrs["row_specs"] = json.dumps([[s.path, list(s.row_shape), s.dtype] for s in self.specs.values()])
                 f.create_dataset(schema.PROGRESS, data=np.int64(0))
+                if self._recipe is not None:
+                    f.create_dataset(schema.RECIPE, data=self._recipe, dtype=h5py.string_dtype())
+                # created now so that a later analysis write-back never has to change the root group
+                f.create_group(schema.ANALYSIS)
+                f.create_group(schema.ANALYSIS_VERSIONS)
                 stim = f.create_group(schema.STIMULI)
                 stim.create_dataset("id", data=_column_array(ids))
                 for name, col in columns.items():
-                    if name == "id" or "/" in name:
+                    if name in ("id", schema.MASKS_COLUMN) or "/" in name:
                         raise StoreError(f"stimulus column name {name!r} is reserved or contains '/'")
                     stim.create_dataset(name, data=_column_array(col))
                 for spec in self.specs.values():

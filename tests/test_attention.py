@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from activations_store import ActivationStore, RowSpec, StoreWriter, act_path
+from activations_store import MASKS, ActivationStore, RowSpec, StoreWriter, act_path
 from interp.analyze.attention import attention_mass
 from interp.capture.coverage import patch_coverage
 from interp.capture.reductions import BatchContext, reduce
@@ -35,10 +35,10 @@ def test_attention_mass_from_store_raw_and_area_normalised(tmp_path):
     mass[:, :, 0] = 0.5            # large gets 0.5 raw -> 2.0 normalised
     mass[:, :, 1] = 0.125          # small gets 0.125 raw -> 8.0 normalised (small is favoured per area)
     specs = [RowSpec(act_path(f"visual.blocks.{l}.attn.pattern", "object_mass"), (heads, K), "float32") for l in range(2)]
-    specs.append(RowSpec("stimuli/masks", (K, 32, 32), "bool"))
+    specs.append(RowSpec(MASKS, (K, 32, 32), "bool"))
     w = StoreWriter(tmp_path / "a.h5", ids=[str(i) for i in range(n)],
                     columns={"large_pos": np.zeros(n, int), "n_objects": np.full(n, 2)}, row_specs=specs, meta={})
-    w.submit(0, {s.path: (masks if s.path == "stimuli/masks" else mass)
+    w.submit(0, {s.path: (masks if s.path == MASKS else mass)
                  for s in specs})
     w.close()
     with ActivationStore(tmp_path / "a.h5") as st:
@@ -49,3 +49,25 @@ def test_attention_mass_from_store_raw_and_area_normalised(tmp_path):
     assert abs(s["last_layer_normalised_large"].value - 2.0) < 1e-6
     assert abs(s["last_layer_normalised_small"].value - 8.0) < 1e-6
     np.testing.assert_allclose(am.large_minus_small(normalised=True), -6.0)
+
+
+def test_attention_mass_round_trips_through_the_store(tmp_path):
+    from interp.analyze.attention import AttentionMass, load_attention_mass, save_attention_mass
+    from interp.errors import InterpError
+    from probes.stats import Estimate
+
+    test_attention_mass_from_store_raw_and_area_normalised(tmp_path)
+    with ActivationStore(tmp_path / "a.h5") as st:
+        am = attention_mass(st)
+        import pytest
+
+        with pytest.raises(InterpError, match="no attention-mass analysis"):
+            load_attention_mass(st)
+    assert isinstance(am, AttentionMass) and isinstance(next(iter(am.summary.values())), Estimate)
+    save_attention_mass(tmp_path / "a.h5", am)
+    with ActivationStore(tmp_path / "a.h5") as st:
+        rec = load_attention_mass(st)
+    assert rec.sites == ["visual.blocks.0.attn.pattern", "visual.blocks.1.attn.pattern"] and rec.layers == [0, 1]
+    np.testing.assert_allclose(rec.large_minus_small_norm, -6.0)
+    np.testing.assert_allclose(rec.large_minus_small_raw, 0.375)
+    assert abs(rec.summary["last_layer_normalised_small"]["value"] - 8.0) < 1e-6

@@ -7,8 +7,9 @@ import h5py
 import numpy as np
 import pytest
 
-from activations_store import (ActivationStore, RowSpec, StoreCorruptError, StoreError, StoreExistsError,
-                               StoreKeyError, StoreMismatchError, StoreWriteError, StoreWriter, act_path)
+from activations_store import (ActivationStore, AttentionMassRecord, CensusRecord, RowSpec, StoreCorruptError,
+                               StoreError, StoreExistsError, StoreInputError, StoreKeyError, StoreMismatchError,
+                               StoreVersionError, StoreWriteError, StoreWriter, act_path)
 
 SITE = "visual.blocks.0.mlp.post"
 SPECS = [RowSpec(act_path(SITE, "cls"), (6,), "float16"), RowSpec(act_path(SITE, "all"), (3, 6), "float32")]
@@ -131,13 +132,122 @@ def test_disk_full_keeps_committed_rows_and_resume_completes(tmp_path, monkeypat
         np.testing.assert_array_equal(st[SITE, "all"][:], rows(0, N)[SPECS[1].path])
 
 
-def test_analysis_write_back(tmp_path):
+def test_wrong_schema_version_names_both_versions(tmp_path):
+    p = tmp_path / "s.h5"
+    make(p)
+    with h5py.File(p, "r+") as f:
+        f.attrs["schema_version"] = 99
+    with pytest.raises(StoreVersionError, match="schema version 99.*reads versions 1, 2 and writes 2.*upgrade"):
+        ActivationStore(p)
+    with h5py.File(p, "r+") as f:
+        f.attrs["schema_version"] = 0
+    with pytest.raises(StoreVersionError, match="schema version 0, older"):
+        ActivationStore(p)
+
+
+def _census(reduction="cls", scale=1.0):
+    site = np.array(["visual.blocks.0.mlp.post"] * 3 + ["visual.blocks.1.mlp.post"] * 2)
+    return CensusRecord(reduction, site, np.array([0, 1, 2, 0, 1]),
+                        {"layer": np.array([0, 0, 0, 1, 1]), "class": np.array(["colour", "none", "text", "none", "none"], object),
+                         "clsi": np.arange(5.0) * scale, "colour_selective": np.array([1, 0, 0, 0, 0], bool)},
+                        {"colour": 0.5 * scale, "text": 1.25}, {"alpha": 0.05, "n_perm": 20})
+
+
+def test_typed_analyses_round_trip_and_list(tmp_path):
     p = tmp_path / "s.h5"
     make(p)
     with ActivationStore(p, mode="a") as st:
-        st.write_analysis("census", {"q": np.arange(3.0), "cls": np.array(["a", "b", "c"])}, {"alpha": 0.05})
+        assert st.analyses() == []
+        st.write_census(_census("cls"))
+        st.write_census(_census("mean", scale=2.0))
+        st.write_attention_mass(AttentionMassRecord(["visual.blocks.0.attn.pattern", "visual.blocks.1.attn.pattern"], [0, 1],
+                                                    np.arange(6.0).reshape(2, 3), -np.arange(6.0).reshape(2, 3),
+                                                    {"last_layer_raw_large": {"value": 0.25, "lo": 0.2, "hi": 0.3}}))
+        st.write_experiment("ablation_text", {"effect": {"value": -0.1}, "n_sets": 3},
+                            {"random_effects": np.array([0.1, -0.2, 0.0]), "heads": np.array(["a", "b"])})
+        st.write_census(_census("cls", scale=3.0))  # replaces the first
     with ActivationStore(p) as st:
-        arrays, attrs = st.read_analysis("census")
-        assert list(arrays["cls"]) == ["a", "b", "c"] and attrs["alpha"] == 0.05
+        assert [(a.kind, a.key) for a in st.analyses()] == [("attention_mass", ""), ("census", "cls"), ("census", "mean"),
+                                                              ("experiment", "ablation_text")]
+        c = st.read_census("cls")
+        assert c.reduction == "cls" and list(c.site[:2]) == ["visual.blocks.0.mlp.post"] * 2 and list(c.unit) == [0, 1, 2, 0, 1]
+        assert c.thresholds == {"colour": 1.5, "text": 1.25} and c.params == {"alpha": 0.05, "n_perm": 20}
+        np.testing.assert_array_equal(c.columns["clsi"], [0, 3, 6, 9, 12])
+        assert list(c.columns["class"]) == ["colour", "none", "text", "none", "none"]
+        assert c.columns["colour_selective"].dtype == bool and c.columns["colour_selective"].sum() == 1
+        np.testing.assert_array_equal(st.read_census("mean").columns["clsi"], [0, 2, 4, 6, 8])
+        am = st.read_attention_mass()
+        assert am.sites[1] == "visual.blocks.1.attn.pattern" and am.layers == [0, 1]
+        assert am.large_minus_small_norm[1, 2] == 5 and am.large_minus_small_raw[1, 2] == -5
+        assert am.summary["last_layer_raw_large"]["value"] == 0.25
+        e = st.read_experiment("ablation_text")
+        assert e.payload == {"effect": {"value": -0.1}, "n_sets": 3}
+        np.testing.assert_array_equal(e.arrays["random_effects"], [0.1, -0.2, 0.0])
+        assert list(e.arrays["heads"]) == ["a", "b"]
+        with pytest.raises(StoreKeyError, match="no analysis 'census_max'.*did you mean census_mean, census_cls"):
+            st.read_census("max")
         with pytest.raises(StoreError, match="read-only"):
-            st.write_analysis("x", {})
+            st.write_census(_census())
+        # one version per analysis is left: old versions are deleted once the new one is committed
+        versions = sorted(st._f["analysis_versions"])
+    assert versions == ["attention_mass@1", "census_cls@2", "census_mean@1", "experiment_ablation_text@1"]
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda st: st.write_census(CensusRecord("cls", np.array(["a", "b"]), np.array([0]), {}, {})), "one length"),
+    (lambda st: st.write_census(CensusRecord("cls", np.array(["a"]), np.array([0]), {"x": np.zeros(2)}, {})),
+     "column 'x' has \\(2,\\) values for 1"),
+    (lambda st: st.write_census(CensusRecord("c/ls", np.array(["a"]), np.array([0]), {}, {})), "reduction 'c/ls' is not valid"),
+    (lambda st: st.write_census(CensusRecord("cls", np.array(["a"]), np.array([0]), {}, {"colour": "high"})),
+     "thresholds must be numbers"),
+    (lambda st: st.write_experiment("x", {"f": object()}), "payload of 'experiment_x' cannot be stored as JSON"),
+    (lambda st: st.write_experiment("x", {}, {"a": np.array([object()])}), "array 'a' holds Python objects"),
+    (lambda st: st.write_experiment("x", {}, {"_a": np.zeros(2)}), "array name '_a' is not valid"),
+    (lambda st: st.write_census(CensusRecord("cls", np.array(["a"]), np.array([0]), {}, {}, {"_gen": 7})),
+     "name '_gen' is reserved"),
+    (lambda st: st.write_experiment("../x", {}), "experiment name '../x' is not valid"),
+    (lambda st: st.write_attention_mass(AttentionMassRecord(["s"], [0, 1], np.zeros((1, 2)), np.zeros((1, 2)), {})),
+     "2 layers for 1 sites"),
+])
+def test_bad_analysis_input_is_refused_and_leaves_the_committed_version(tmp_path, bad, match):
+    p = tmp_path / "s.h5"
+    make(p)
+    with ActivationStore(p, mode="a") as st:
+        st.write_census(_census())
+        with pytest.raises(StoreInputError, match=match):
+            bad(st)
+    with ActivationStore(p) as st:
+        np.testing.assert_array_equal(st.read_census("cls").columns["clsi"], np.arange(5.0))
+        assert [a.name for a in st.analyses()] == ["census_cls"]
+        assert sorted(st._f["analysis_versions"]) == ["census_cls@1"]
+
+
+def test_schema1_store_analyses_stay_readable_and_upgrade_on_write(tmp_path):
+    p = tmp_path / "s.h5"
+    make(p)
+    with h5py.File(p, "r+") as f:  # what toolkit schema 1 wrote: a plain group per analysis, no versions group
+        f.attrs["schema_version"] = 1
+        del f["analysis_versions"]
+        g = f.create_group("analysis/census_cls")
+        g["site"] = np.array(["s", "s"], dtype=h5py.string_dtype())
+        g["layer"], g["unit"], g["clsi"] = np.zeros(2, int), np.arange(2), np.array([0.5, 1.5])
+        g["class"] = np.array(["colour", "none"], dtype=h5py.string_dtype())
+        g.attrs["thresholds"], g.attrs["alpha"], g.attrs["reduction"] = '{"colour": 0.7}', 0.05, "cls"
+    with ActivationStore(p) as st:
+        c = st.read_census("cls")
+        assert c.thresholds == {"colour": 0.7} and c.params == {"alpha": 0.05} and list(c.columns["class"]) == ["colour", "none"]
+        assert st.stimulus_recipe is None
+    with ActivationStore(p, mode="a") as st:
+        st.write_census(_census())
+    with ActivationStore(p) as st:
+        assert st.schema_version == 2 and st.read_census("cls").thresholds == {"colour": 0.5, "text": 1.25}
+        assert sorted(st._f["analysis_versions"]) == ["census_cls@1"]
+
+
+def test_recipe_is_stored_and_read_back(tmp_path):
+    p = tmp_path / "s.h5"
+    recipe = {"builder": "colour_patches", "args": {"n": 25, "seed": 3, "size": 32, "terms": ["red", "blue"]}}
+    w = StoreWriter(p, ids=[f"s{i}" for i in range(N)], columns={}, row_specs=SPECS, meta={}, recipe=recipe)
+    w.close()
+    with ActivationStore(p) as st:
+        assert st.stimulus_recipe == recipe and st.n_committed == 0

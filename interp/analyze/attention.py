@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from activations_store import ActivationStore
+from activations_store import ActivationStore, AttentionMassRecord, StoreKeyError
 from probes.stats import Estimate, bootstrap
 
 from ..errors import InterpError
@@ -79,6 +79,23 @@ def attention_mass(store: ActivationStore, image_size: Optional[int] = None) -> 
             res.summary[f"{label}_{kind}_small"] = bootstrap(lambda r: float(r.mean()), small)
             res.summary[f"{label}_{kind}_large_minus_small"] = bootstrap(lambda r: float(r.mean()), lg - small)
     return res
+
+
+def save_attention_mass(store_path, am: AttentionMass) -> None:
+    """Commit the layer x head large-minus-small maps and the summary into the store (crash-safely)."""
+    record = AttentionMassRecord(list(am.sites), [int(x) for x in am.layers], am.large_minus_small(True),
+                                 am.large_minus_small(False), {k: v.as_dict() for k, v in am.summary.items()})
+    with ActivationStore(store_path, mode="a") as st:
+        st.write_attention_mass(record)
+
+
+def load_attention_mass(store: ActivationStore) -> AttentionMassRecord:
+    """The attention-mass analysis committed by save_attention_mass, or InterpError saying what to run."""
+    try:
+        return store.read_attention_mass()
+    except StoreKeyError:
+        raise InterpError(f"{store.path} holds no attention-mass analysis: run `clip-interp attention --store "
+                          f"{store.path}` first") from None
 
 
 def plot_heatmap(am: AttentionMass, fig, normalised: bool = True) -> None:

@@ -23,7 +23,7 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 from scipy import stats as st
 
-from activations_store import ActivationStore
+from activations_store import ActivationStore, CensusRecord, StoreKeyError
 from probes.stats import benjamini_hochberg
 from probes.stimuli.colours import TERMS
 
@@ -247,30 +247,24 @@ def classify(store: ActivationStore, sites: Sequence[str], reduction: str = "cls
     return Census(site_col, layer, unit, reduction, arrays, tau, alpha)
 
 
-def save_census(store_path, census: Census) -> None:
-    """Write the census into the store under /analysis/census_<reduction>."""
+def save_census(store_path, census: Census, params: Optional[dict] = None) -> None:
+    """Commit the census into the store (crash-safely; it replaces the census at its reduction)."""
+    record = CensusRecord(census.reduction, census.site.astype(str), census.unit,
+                          {"layer": census.layer, **census.arrays}, census.thresholds,
+                          {"alpha": census.alpha, **(params or {})})
     with ActivationStore(store_path, mode="a") as stw:
-        arrays = {"site": census.site.astype(str), "layer": census.layer, "unit": census.unit}
-        for k, v in census.arrays.items():
-            arrays[k] = v.astype(str) if v.dtype == object else v
-        stw.write_analysis(f"census_{census.reduction}", arrays,
-                           {"thresholds": census.thresholds, "alpha": census.alpha, "reduction": census.reduction})
+        stw.write_census(record)
 
 
 def load_census(store: ActivationStore, reduction: str = "cls") -> Census:
-    """Read a census written by save_census."""
-    from activations_store import StoreKeyError
-
+    """Read the census at `reduction` written by save_census."""
     try:
-        arrays, attrs = store.read_analysis(f"census_{reduction}")
+        rec = store.read_census(reduction)
     except StoreKeyError:
         raise InterpError(f"{store.path} holds no census at {reduction}: run `clip-interp neurons classify --store "
                           f"{store.path} --reduction {reduction}` first") from None
-    import json
-
-    th = attrs["thresholds"]
-    th = json.loads(th) if isinstance(th, str) else th
-    site, layer, unit = arrays.pop("site"), arrays.pop("layer"), arrays.pop("unit")
+    arrays = dict(rec.columns)
+    layer = arrays.pop("layer")
     for k in ("class", "pref_colour", "pref_word"):
         arrays[k] = arrays[k].astype(object)
-    return Census(site, layer, unit, reduction, arrays, th, float(attrs["alpha"]))
+    return Census(rec.site, layer, rec.unit, reduction, arrays, rec.thresholds, float(rec.params["alpha"]))

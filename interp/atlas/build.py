@@ -64,6 +64,7 @@ def build_atlas(lm: Optional[LoadedModel], store_path: Path, out: Path, reductio
         stim = st.stimuli
         n = st.n_committed
         meta = st.meta
+        recipe = st.stimulus_recipe
         sites = list(dict.fromkeys(census.site.tolist()))
         cond, sets = stim.get("condition", np.array([""] * n)), stim.get("set", np.array([""] * n))
         patch_rows = np.flatnonzero(sets[:n] == "colour_patches")
@@ -109,8 +110,8 @@ def build_atlas(lm: Optional[LoadedModel], store_path: Path, out: Path, reductio
                     for r in used_rows}
         labels = {int(r): {k: str(stim[k][r]) for k in ("set", "colour", "word", "ink", "condition") if k in stim}
                   for r in used_rows}
-    attributed = _thumbnails_and_attributions(lm, meta, sorted(used_rows), stim["id"], census, out, attribution_limit,
-                                              progress)
+    attributed = _thumbnails_and_attributions(lm, recipe, store_path, sorted(used_rows), stim["id"], census, out,
+                                              attribution_limit, progress)
     _js(out / "data" / "index.js", "ATLAS_INDEX", "main", {
         "model": str(meta.get("model_id")), "reduction": reduction, "thresholds": census.thresholds,
         "alpha": census.alpha, "layers": index_rows, "terms": list(TERMS), "shard": SHARD,
@@ -121,24 +122,28 @@ def build_atlas(lm: Optional[LoadedModel], store_path: Path, out: Path, reductio
     return out / "index.html"
 
 
-def _thumbnails_and_attributions(lm: Optional[LoadedModel], meta: dict, rows: list[int], ids: np.ndarray, census,
-                                 out: Path, limit: int, progress: bool) -> list[str]:
+def _thumbnails_and_attributions(lm: Optional[LoadedModel], recipe: Optional[dict], store_path: Path, rows: list[int],
+                                 ids: np.ndarray, census, out: Path, limit: int, progress: bool) -> list[str]:
     """Thumbnails of every stimulus a card shows; captum maps for the most selective neurons' top stimuli."""
     if lm is None:
         return []
     from PIL import Image
 
-    from probes.stimuli import PROBE_SETS
+    from probes.errors import ProbeError
+    from probes.stimuli import rebuild
 
-    params = meta.get("stimulus_params") or {}
-    name = meta.get("stimulus_set")
-    if name != "census":
-        raise InterpError(f"the atlas renders census stimuli; this store holds {name!r}")
-    size = lm.image_size[0]
-    patches = params.get("colour_patches", {})
-    stim = PROBE_SETS["census"](size=size, seed=patches.get("seed", 0), per_colour=max(4, patches.get("n", 220) // len(TERMS)))
-    if len(stim) != len(ids) or any(stim.ids[r] != ids[r] for r in rows):
-        raise InterpError("the census stimuli cannot be rebuilt exactly for this store: build the atlas without a model")
+    if recipe is None:
+        raise InterpError(f"{store_path} records no stimulus recipe (its stimuli were not built by a probe-set builder, "
+                          "e.g. a folder of images, or it predates recipes), so its images cannot be rebuilt: build "
+                          "the atlas without a model (--no-model)")
+    try:
+        stim = rebuild(recipe)
+    except ProbeError as exc:
+        raise InterpError(f"the stimulus recipe of {store_path} cannot be rebuilt: {exc}") from None
+    if len(stim) != len(ids) or list(stim.ids) != [str(i) for i in ids]:
+        raise InterpError(f"the stimuli rebuilt from the recipe of {store_path} ({len(stim)}) do not match the ids it "
+                          f"holds ({len(ids)}): build the atlas without a model (--no-model)")
+    size = stim.image_size
     for r in rows:
         stim.image(r).resize((64, 64), Image.NEAREST if size <= 64 else Image.BILINEAR).save(out / "img" / f"stim_{r}.png")
     sel = np.flatnonzero(census.cls != "none")

@@ -9,7 +9,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from activations_store import RowSpec, StoreWriter, act_path
+from activations_store import MASKS, RowSpec, StoreWriter, act_path
 from probes.stimuli.base import StimulusSet
 
 from .. import __version__
@@ -18,8 +18,6 @@ from ..models.loaded import LoadedModel
 from .coverage import patch_coverage
 from .engine import capture_batch
 from .request import CaptureRequest, reduced_shape
-
-MASKS = "stimuli/masks"
 
 
 @dataclass
@@ -72,7 +70,7 @@ def capture(lm: LoadedModel, stimuli: StimulusSet, request: CaptureRequest, out:
             "request": request.describe(), "dtype": request.dtype, "batch_size": batch_size,
             "image_size": list(lm.image_size), "stimulus_params": stimuli.params}
     writer = StoreWriter(out, ids=stimuli.ids, columns=stimuli.columns, row_specs=row_specs(lm, request, stimuli),
-                         meta=meta, resume=resume, toolkit_version=__version__)
+                         meta=meta, resume=resume, toolkit_version=__version__, recipe=stimuli.recipe)
     start = writer.committed
     bar = None
     if progress:

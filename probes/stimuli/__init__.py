@@ -1,5 +1,8 @@
 """Procedural stimuli with ground truth; deterministic given a seed."""
-from .base import Rendered, StimulusSet
+from typing import Any, Mapping
+
+from ..errors import ProbeError
+from .base import BUILDERS, SUBSET, Rendered, StimulusSet, recorded
 from .colours import ACHROMATIC, CHROMATIC, COLOUR_TERMS, TERMS
 from .context import context_scenes
 from .cueconflict import cue_conflict
@@ -19,9 +22,10 @@ PROBE_SETS = {
 
 __all__ = ["StimulusSet", "Rendered", "PROBE_SETS", "colour_patches", "stroop_grid", "multi_object_scenes",
            "single_objects", "cue_conflict", "context_scenes", "COLOUR_TERMS", "TERMS", "ACHROMATIC", "CHROMATIC",
-           "SHAPE_CLASSES", "TEXTURE_CLASSES", "census_set"]
+           "SHAPE_CLASSES", "TEXTURE_CLASSES", "census_set", "rebuild", "BUILDERS"]
 
 
+@recorded
 def census_set(size: int = 224, seed: int = 0, per_colour: int = 20, n: int | None = None) -> StimulusSet:
     """The neuron census's stimuli: colour patches (per_colour of each term), the full Stroop grid with controls,
     and extra neutral-ink colour words (per_colour of each word in total) for the multimodal test."""
@@ -39,3 +43,33 @@ def census_set(size: int = 224, seed: int = 0, per_colour: int = 20, n: int | No
 
 
 PROBE_SETS["census"] = census_set
+
+
+def _args(value: Any) -> Any:
+    # JSON has no tuples: every list-valued builder argument is a tuple parameter
+    return tuple(_args(v) for v in value) if isinstance(value, list) else value
+
+
+def rebuild(recipe: Mapping[str, Any]) -> StimulusSet:
+    """The stimulus set a recipe (`StimulusSet.recipe`, or a store's `stimulus_recipe`) describes, bit for bit."""
+    if not isinstance(recipe, Mapping) or "builder" not in recipe:
+        raise ProbeError(f"not a stimulus recipe (a dict with 'builder' and 'args'): {recipe!r}")
+    builder = recipe["builder"]
+    if builder == SUBSET:
+        parent = rebuild(recipe.get("of") or {})
+        rows = recipe.get("rows")
+        if not isinstance(rows, list) or any(not isinstance(r, int) or not 0 <= r < len(parent) for r in rows):
+            raise ProbeError(f"subset recipe rows must be indices into the {len(parent)} stimuli of its parent")
+        return parent.subset(rows)
+    if builder not in BUILDERS:
+        raise ProbeError(f"unknown stimulus builder {builder!r} in recipe; known: {', '.join(sorted(BUILDERS))}")
+    args = recipe.get("args", {})
+    if not isinstance(args, Mapping):
+        raise ProbeError(f"recipe args of {builder} must be a dict, got {type(args).__name__}")
+    try:
+        import inspect
+
+        inspect.signature(BUILDERS[builder]).bind(**args)
+    except TypeError as exc:
+        raise ProbeError(f"recipe args do not fit {builder}: {exc}") from None
+    return BUILDERS[builder](**{k: _args(v) for k, v in args.items()})

@@ -1,6 +1,8 @@
 """The stimulus-set container every generator returns and every consumer (probes, capture) reads."""
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Sequence
 
@@ -32,6 +34,7 @@ class StimulusSet:
     max_objects: int = 0
     image_size: int = 224
     params: dict[str, Any] = field(default_factory=dict)
+    recipe: Optional[dict[str, Any]] = None  # how to rebuild it exactly: {"builder", "args"}; see `rebuild`
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -50,11 +53,44 @@ class StimulusSet:
 
     def subset(self, rows: Sequence[int]) -> "StimulusSet":
         """The stimuli at `rows`, in that order."""
-        rows = list(rows)
+        rows = [int(i) for i in rows]
+        recipe = {"builder": SUBSET, "of": self.recipe, "rows": rows} if self.recipe is not None else None
         return StimulusSet(
             self.name, [self.ids[i] for i in rows], {k: [v[i] for i in rows] for k, v in self.columns.items()},
             lambda j: self.render(rows[j]), [self.captions[i] for i in rows] if self.captions else None,
-            self.max_objects, self.image_size, dict(self.params))
+            self.max_objects, self.image_size, dict(self.params), recipe)
+
+
+SUBSET = "subset"
+BUILDERS: dict[str, Callable[..., StimulusSet]] = {}
+
+
+def _jsonable(value: Any) -> Any:
+    """A builder argument as JSON (tuples become lists, numpy scalars Python numbers)."""
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    raise TypeError(f"builder argument {value!r} of type {type(value).__name__} cannot be recorded in a recipe")
+
+
+def recorded(fn: Callable[..., StimulusSet]) -> Callable[..., StimulusSet]:
+    """Register a stimulus builder; the set it returns carries a complete recipe (every argument, defaults
+    included) from which `probes.stimuli.rebuild` makes it again bit for bit."""
+    sig = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def build(*args: Any, **kwargs: Any) -> StimulusSet:
+        bound = sig.bind(*args, **kwargs)
+        bound.apply_defaults()
+        out = fn(*bound.args, **bound.kwargs)
+        out.recipe = {"builder": fn.__name__, "args": {k: _jsonable(v) for k, v in bound.arguments.items()}}
+        return out
+
+    BUILDERS[fn.__name__] = build
+    return build
 
 
 def concat(name: str, sets: Sequence[StimulusSet]) -> StimulusSet:

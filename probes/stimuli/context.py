@@ -6,7 +6,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import ProbeError
-from .base import Rendered, StimulusSet
+from .base import Rendered, StimulusSet, recorded
 
 FOREGROUNDS = ("horse", "camel")
 CONTEXTS = ("grass", "desert")
@@ -34,6 +34,7 @@ def _background(ctx: str, size: int, rng: np.random.Generator) -> Image.Image:
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
 
 
+@recorded
 def context_scenes(n: int = 200, seed: int = 0, size: int = 224, bias: float = 0.0,
                    descriptive: bool = True) -> StimulusSet:
     """Foreground x context pairs; a share `bias` of the minority pairs (horse-desert, camel-grass) is removed.

@@ -6,13 +6,14 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ProbeError
-from .base import Rendered, StimulusSet
+from .base import Rendered, StimulusSet, recorded
 from .shapes import draw_shape
 from .textures import TEXTURE_CLASSES, texture_image
 
 KINDS = ("conflict", "congruent", "shape_only", "texture_only")
 
 
+@recorded
 def cue_conflict(n: int | None = None, seed: int = 0, size: int = 224, classes: tuple[str, ...] = TEXTURE_CLASSES,
                  kinds: tuple[str, ...] = ("conflict",)) -> StimulusSet:
     """Every (shape, texture) pair of `kinds`; `n` cycles the grid with new positions/rotations.

@@ -7,11 +7,12 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ProbeError
-from .base import Rendered, StimulusSet
+from .base import Rendered, StimulusSet, recorded
 from .colours import TERMS, check_term, jitter_colour
 from .shapes import SHAPE_CLASSES, draw_shape
 
 
+@recorded
 def colour_patches(n: int = 220, seed: int = 0, size: int = 224, terms: tuple[str, ...] = TERMS,
                    jitter: float = 12.0, shapes: tuple[str, ...] = SHAPE_CLASSES[:8]) -> StimulusSet:
     """`n` patches cycling through every (figure colour) in `terms`, background drawn from the other terms.

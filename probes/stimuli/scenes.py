@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ProbeError
-from .base import Rendered, StimulusSet
+from .base import Rendered, StimulusSet, recorded, recorded
 from .colours import CHROMATIC, jitter_colour
 from .shapes import SHAPE_CLASSES, draw_shape
 
@@ -36,6 +36,7 @@ def caption_for(names: list[str], colours: list[str] | None = None) -> str:
     return " and ".join(parts)
 
 
+@recorded
 def multi_object_scenes(n: int = 200, seed: int = 0, size: int = 224, n_objects: tuple[int, ...] = (2, 3, 4, 5),
                         order: str = "large_first", classes: tuple[str, ...] = SHAPE_CLASSES,
                         large: float = 0.2, small: float = 0.085, with_colours: bool = False) -> StimulusSet:
@@ -97,6 +98,7 @@ def multi_object_scenes(n: int = 200, seed: int = 0, size: int = 224, n_objects:
                        params={"n": n, "seed": seed, "order": order, "n_objects": list(n_objects)})
 
 
+@recorded
 def single_objects(classes: tuple[str, ...] = SHAPE_CLASSES, size: int = 224, seed: int = 0, radius: float = 0.3,
                    colour: str | None = None) -> StimulusSet:
     """One centred object per class (the references of IOR and the names of I2TOR)."""

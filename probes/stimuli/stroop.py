@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import ProbeError
-from .base import Rendered, StimulusSet
+from .base import Rendered, StimulusSet, recorded
 from .colours import COLOUR_TERMS, TERMS, check_term, contrast
 from .text import draw_text
 
@@ -26,6 +26,7 @@ def _backgrounds_for(ink: tuple[int, int, int], floor: float) -> list[str]:
     return ok or [max(BACKGROUNDS, key=lambda b: contrast(ink, BACKGROUNDS[b]))]
 
 
+@recorded
 def stroop_grid(n: int | None = None, seed: int = 0, size: int = 224, terms: tuple[str, ...] = TERMS,
                 font_sizes: tuple[float, ...] = (0.16, 0.22), contrast_floor: float = 1.6,
                 controls: bool = True, conditions: tuple[str, ...] | None = None) -> StimulusSet:
