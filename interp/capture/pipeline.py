@@ -68,7 +68,7 @@ def capture(lm: LoadedModel, stimuli: StimulusSet, request: CaptureRequest, out:
         raise StimulusError(f"batch size must be positive, got {batch_size}")
     meta = {"model_id": lm.spec, "model_name": lm.name, "model_hash": lm.model_hash, "stimulus_set": stimuli.name,
             "request": request.describe(), "dtype": request.dtype, "batch_size": batch_size,
-            "image_size": list(lm.image_size), "stimulus_params": stimuli.params}
+            "image_size": list(lm.image_size)}
     writer = StoreWriter(out, ids=stimuli.ids, columns=stimuli.columns, row_specs=row_specs(lm, request, stimuli),
                          meta=meta, resume=resume, toolkit_version=__version__, recipe=stimuli.recipe)
     start = writer.committed

@@ -81,7 +81,8 @@ def attention_targets(store_path: Path, top_k: int) -> Selection:
     from ..analyze.attention import load_attention_mass
 
     with ActivationStore(store_path) as st:
-        sites, score = load_attention_mass(st)  # score[L, H]
+        rec = load_attention_mass(st)
+    sites, score = list(rec.sites), np.asarray(rec.large_minus_small_norm)  # score[L, H]
     flat = np.argsort(-score, axis=None)[:top_k]
     units: dict[str, list[int]] = {}
     ranks: dict[str, list[float]] = {}
@@ -138,6 +139,11 @@ def run_experiment(exp: Experiment, lm: LoadedModel, store_path: Path, opts: arg
                        ranking=sel.ranking, dose=dose, dose_sets=min(20, n_controls), progress=progress,
                        info={"experiment": exp.name, "model": lm.spec, "selection": sel.how, "mode": mode})
     payload = res.to_json()
+    # the store keeps the result beside the analysis that picked the targets, with every control set's per-item
+    # outcomes, so the statistics can be recomputed without rerunning a model
+    with ActivationStore(store_path, mode="a") as st:
+        st.write_experiment(f"ablation_{exp.name}", json.loads(json.dumps(payload, default=str)),
+                            {f"random_{t}": v for t, v in res.random_items.items()})
     if out is not None:
         write_result(exp, res, payload, out)
     return payload
@@ -147,7 +153,6 @@ def write_result(exp: Experiment, res: ControlResult, payload: dict, out: Path) 
     """ablation_<name>.json, the control histogram and the dose-response figures."""
     out.mkdir(parents=True, exist_ok=True)
     (out / f"ablation_{exp.name}.json").write_text(json.dumps(payload, indent=1, default=str))
-    np.savez_compressed(out / f"ablation_{exp.name}_items.npz", **{f"random_{t}": v for t, v in res.random_items.items()})
     shown = [m for m in exp.shown if m in payload["effect"]]
     save_figure(out / f"ablation_{exp.name}.png",
                 lambda fig: control_histograms(fig, payload["effect"], res.random_effects, shown, payload["tests"]),

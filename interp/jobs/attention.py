@@ -45,7 +45,10 @@ def overlays(store_path: Path, path: Path, k: int = 4) -> Optional[Path]:
             return None
         site = max(rows, key=site_layer)
         att = st[site, "cls_row"][:k].astype(np.float64)  # [k, heads, tokens]
-        stim = rebuild(st.stimulus_recipe)
+        recipe = st.stimulus_recipe
+    if recipe is None or recipe.get("builder") != "multi_object_scenes":
+        return None  # user images or another set: nothing to draw objects' names from
+    stim = rebuild(recipe)
     side = int(round((att.shape[-1] - 1) ** 0.5))
 
     def draw(fig):
