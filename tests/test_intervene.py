@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from interp.errors import InterpError
-from interp.intervene import (HeadAblation, Reference, ZeroShotEval, ablation_experiment, collect_reference,
-                              matched_random_sets, neuron_ablation, patch_heads, patch_sites)
-from interp.intervene.experiment import Task
+from interp.intervene import (HeadAblation, Reference, Task, UnitPool, ZeroShotEval, collect_reference, draw_control_sets,
+                              neuron_ablation, patch_heads, patch_sites, run_controls)
+from interp.intervene.units import neuron_units
 from interp.models import attached
 from probes.stimuli import colour_patches
 
@@ -109,12 +109,15 @@ def test_only_the_path_neurons_carry_the_effect(path_model):
     base = run(lm, x)
     ev_classes = torch.nn.functional.normalize(base, dim=-1).numpy()
     ev = ZeroShotEval(lm, x, {"identity": Task(np.arange(30), np.arange(30), ev_classes)})
-    res = ablation_experiment(lm, ev, {SITE: np.array(PATH)}, mode="zero", n_controls=100, seed=0,
-                              ranking={SITE: np.array([4.0, 3.0, 2.0, 1.0])}, dose=(1, 4), dose_controls=5)
+    pool, intervene = neuron_units(lm, x, [SITE], mode="zero")
+    # the path neurons write 40x harder than any other: the measured perturbation sizes say so
+    assert pool.size[SITE][PATH].min() > 5 * np.median(np.delete(pool.size[SITE], PATH))
+    res = run_controls(ev.evaluation(), intervene, {SITE: np.array(PATH)}, pool, n_sets=100, seed=0,
+                       ranking={SITE: np.array([4.0, 3.0, 2.0, 1.0])}, dose=(1, 4), dose_sets=5)
     assert res.baseline["identity"].value == 1.0
-    assert np.all(res.random_effects["identity"] == 0.0)  # no random set touches the path
+    assert np.all(res.random_effects["identity"] == 0.0)  # no control set touches the path
     assert res.effect["identity"].value < -0.5 and res.effect["identity"].hi < 0
-    assert res.p_value["identity"] == pytest.approx(1 / 101)
+    assert res.tests["identity"].at_floor and res.tests["identity"].p == pytest.approx(1 / 101)
     assert res.mcnemar["identity"]["a_only"] > 10
     assert res.dose[-1]["effect_identity"] == pytest.approx(res.effect["identity"].value)
     assert all(v == 0 for row in res.dose for v in row["random_identity"])
@@ -124,14 +127,14 @@ def test_only_the_path_neurons_carry_the_effect(path_model):
         torch.testing.assert_close(run(lm, x, neuron_ablation({SITE: PATH}, "zero")), no_mlp(x), rtol=0, atol=1e-5)
 
 
-def test_matched_random_sets_respect_site_count_and_activation():
-    mean_act = {"a": np.arange(100.0), "b": np.arange(50.0)}
+def test_control_sets_respect_site_counts_and_never_use_targets():
+    pool = UnitPool("neuron", {"a": np.arange(100.0), "b": np.arange(50.0)})
     target = {"a": np.array([10, 50]), "b": np.array([3])}
-    sets = matched_random_sets(target, mean_act, 200, seed=1, pool=4)
-    for s in sets:
+    design = draw_control_sets(target, pool, 200, seed=1)
+    assert design.n_distinct == len(design.sets) == 200
+    for s in design.sets:
         assert len(s["a"]) == 2 and len(s["b"]) == 1
         assert not set(s["a"]) & {10, 50} and s["b"][0] != 3
-        assert all(min(abs(u - 10), abs(u - 50)) <= 3 for u in s["a"]) and abs(s["b"][0] - 3) <= 3
 
 
 def test_patching_identical_input_changes_nothing_and_full_patch_restores_clean(tiny):
@@ -146,15 +149,14 @@ def test_patching_identical_input_changes_nothing_and_full_patch_restores_clean(
     assert heads.values.shape == (2, 2) and np.allclose(heads.values, heads.clean, atol=1e-6)
 
 
-def test_matched_random_heads_stay_in_layer_when_they_can():
-    from interp.experiments import _matched_heads
-
-    rng = np.random.default_rng(0)
-    for _ in range(50):
-        got = _matched_heads({"a": [0, 1], "b": [3]}, ["a", "b", "c"], 4, rng)
-        assert sorted(got) == ["a", "b"] and len(got["a"]) == 2 and not {0, 1} & set(got["a"]) and got["b"] != [3]
-    full = _matched_heads({"a": [0, 1, 2, 3]}, ["a", "b"], 4, rng)
-    assert full == {"b": [0, 1, 2, 3]}  # no head left in layer a: the stand-ins come from another layer
+def test_control_heads_stay_in_layer_when_they_can_and_spill_when_not():
+    pool = UnitPool("head", {"a": np.ones(4), "b": np.ones(4), "c": np.ones(4)})
+    design = draw_control_sets({"a": [0, 1], "b": [3]}, pool, 50, seed=0)
+    for got in design.sets:
+        assert sorted(got) == ["a", "b"] and len(got["a"]) == 2 and not {0, 1} & set(got["a"]) and list(got["b"]) != [3]
+    assert design.exhaustive and design.n_distinct == 3  # C(2,2) x C(3,1): enumerated, never repeated
+    full = draw_control_sets({"a": [0, 1, 2, 3]}, UnitPool("head", {"a": np.ones(4), "b": np.ones(4)}), 50, seed=0)
+    assert [sorted(s) for s in full.sets] == [["b"]] and "matched on size among" in full.notes[0]
 
 
 def test_channel_ablation_on_resnet_equals_pooling_the_edited_map(rn50):

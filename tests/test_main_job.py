@@ -1,26 +1,37 @@
-"""The main job end to end on the embedded organism (small settings), and its stage-by-stage resumption."""
+"""The main job end to end on the embedded organism (small settings): the report, and stages keyed by their inputs."""
 from __future__ import annotations
 
 import json
+import re
 
 from interp.cli import main
 
 
-def test_run_writes_a_report_and_resumes_stage_by_stage(tmp_path, capsys):
+def _timing(out: str) -> dict[str, str]:
+    return dict(re.findall(r"^  ([a-z0-9-]+): (reused|[0-9.]+s)$", out, re.M))
+
+
+def test_run_writes_a_report_and_reruns_exactly_what_changed(tmp_path, capsys):
     out = tmp_path / "report"
     args = ["run", "--out", str(out), "--n", "60", "--controls", "5", "--quiet"]
     assert main(args) == 0
-    for f in ["index.html", "census.h5", "scenes.h5", "probes/stroop.json", "probes/stroop.png", "census/census_cls.png",
-              "census/census_mean.json", "attention/attention.png", "atlas/index.html"]:
+    for f in ["index.html", "census.h5", "scenes.h5", "probe-stroop/stroop.json", "probe-stroop/stroop.png",
+              "census/census_cls.png", "census/census_mean.json", "attention/attention.png", "atlas/index.html",
+              "run.json"]:
         assert (out / f).exists(), f
-    html = (out / "index.html").read_text()
-    assert "Stroop effect" in html and "[" in html and "n=" in html
-    stroop = json.loads((out / "probes" / "stroop.json").read_text())["metrics"]["stroop_effect"]
+    page = (out / "index.html").read_text()
+    assert "<pre" not in page and "Stroop: ink named correctly on congruent words" in page
+    stroop = json.loads((out / "probe-stroop" / "stroop.json").read_text())["metrics"]["stroop_effect"]
     assert stroop["lo"] <= stroop["value"] <= stroop["hi"]
-    first = capsys.readouterr().out
-    # rerun after losing one stage's result: only that stage runs again
+    first = _timing(capsys.readouterr().out)
+    assert first and "reused" not in first.values()
+    # a lost result reruns only that stage; its dependants' inputs are unchanged, so they are reused
     (out / "stages" / "attention.json").unlink()
     assert main(args) == 0
-    again = capsys.readouterr().out
-    assert "attention:" in again and "census: done before (skipped)" in again and "probe-colour: done before" in again
-    assert "done before" not in first
+    again = _timing(capsys.readouterr().out)
+    assert again["attention"] != "reused" and again["census"] == "reused" and again["ablation-ior"] == "reused"
+    # more control sets: the causal stages and what follows them rerun, the probes and the census do not
+    assert main(args[:-2] + ["6", "--quiet"]) == 0
+    third = _timing(capsys.readouterr().out)
+    assert third["probe-colour"] == "reused" and third["census"] == "reused"
+    assert third["ablation-stroop"] != "reused" and third["atlas"] != "reused"
