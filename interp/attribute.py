@@ -10,6 +10,7 @@ from typing import Callable, Literal, Optional
 import torch
 
 from .errors import InterpError
+from .models.hooks import attached
 from .models.loaded import LoadedModel
 
 
@@ -68,13 +69,9 @@ def neuron_attribution(lm: LoadedModel, images: torch.Tensor, site: str, unit: i
     with torch.no_grad():
         vals = []
         for inp in (x, base):
-            got = {}
-            h = (layer.register_forward_pre_hook(lambda m, a: got.__setitem__("v", a[0])) if to_input else
-                 layer.register_forward_hook(lambda m, a, o: got.__setitem__("v", o)))
-            try:
+            got: dict[str, torch.Tensor] = {}
+            with attached(lm.adapter.bindings(), {site: [lambda act, s: got.__setitem__("v", act)]}):
                 lm.model.encode_image(inp)
-            finally:
-                h.remove()
             vals.append(selector(got["v"]))
     delta = out.detach().sum((1, 2, 3)) - (vals[0] - vals[1])
     return out.detach(), delta

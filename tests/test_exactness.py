@@ -111,6 +111,42 @@ def test_recomputed_patterns_equal_need_weights_every_block_and_head(vitb32, tow
         assert torch.all(torch.triu(got[("text.blocks.0.attn.pattern", "all")], 1) == 0)
 
 
+@pytest.fixture(scope="module")
+def organism():
+    from interp import load_model
+
+    return load_model("organism")
+
+
+@pytest.mark.parametrize("fixture", ["vitb32", "organism"])
+def test_cls_row_alone_equals_row_zero_of_need_weights(request, fixture):
+    """Only cls_row is requested, so the pattern comes from the folded CLS-query path and nothing else."""
+    lm = request.getfixturevalue(fixture)
+    blocks = lm.model.visual.transformer.resblocks
+    bindings = lm.adapter.bindings()
+    sites = [f"visual.blocks.{i}.attn.pattern" for i in range(len(blocks))]
+    infos = lm.sites()  # its shape-finding dry run forms full patterns: run it before counting
+    asked: list[bool] = []
+    real = {s: bindings[s].pattern for s in sites}
+    for s in sites:
+        bindings[s].pattern = lambda *a, fn=real[s], **k: asked.append(k["first_only"]) or fn(*a, **k)
+    refs, handles = _mha_reference(lm, blocks)
+    try:
+        req = CaptureRequest.parse(["visual.blocks.*.attn.pattern:cls_row"], infos, dtype="float32")
+        got = capture_batch(lm, req, images=_images(lm, 3))
+    finally:
+        for h in handles:
+            h.remove()
+        for s in sites:
+            bindings[s].pattern = real[s]
+    assert asked == [True] * len(blocks)  # the full pattern was never formed
+    n_heads = blocks[0].attn.num_heads
+    for i, s in enumerate(sites):
+        row = got[(s, "cls_row")]
+        assert row.shape == (3, n_heads, refs[i].shape[-1])
+        torch.testing.assert_close(row, refs[i][:, :, 0], rtol=0, atol=1e-6)
+
+
 def test_timm_siglip_patterns_equal_unfused_attention(siglip):
     lm = siglip
     trunk = lm.model.visual.trunk

@@ -45,7 +45,9 @@ def capture_batch(lm: LoadedModel, request: CaptureRequest, images: Optional[tor
 
         return hook
 
-    hooks = {s: [make_hook(s, reds)] for s, reds in per_site.items() if bindings[s].where != "return"}
+    # return sites (`*.proj`) are the encoders' outputs, read below; attached serves only module activations
+    returned = {s for s in per_site if bindings[s].where == "return"}
+    hooks = {s: [make_hook(s, reds)] for s, reds in per_site.items() if s not in returned}
     inputs = {"visual": (images, lm.model.encode_image, "images"), "text": (tokens, lm.model.encode_text, "captions")}
     with attached(bindings, hooks):
         for tower in sorted(request.towers(), key=lambda t: t != "visual"):
@@ -53,8 +55,9 @@ def capture_batch(lm: LoadedModel, request: CaptureRequest, images: Optional[tor
             if x is None:
                 raise ValueError(f"the request names {tower} sites but no {what} were given")
             emb = encode(x.to(lm.device))
-            if f"{tower}.proj" in per_site:
-                out[(f"{tower}.proj", "all")] = emb.to(dtype)
+            for s in returned:
+                if bindings[s].tower == tower:
+                    out[(s, "all")] = emb.to(dtype)
     if to_host:
         out = {k: v.to("cpu", non_blocking=True) for k, v in out.items()}
     return out

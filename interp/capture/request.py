@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from ..errors import SiteError
-from ..models.sites import SiteInfo, check_reduction, expand
+from ..models.sites import SiteInfo, check_reduction, expand, parse_site
 
 
 def reduced_shape(info: SiteInfo, reduction: str, max_objects: int = 0) -> tuple[int, ...]:
@@ -55,7 +55,7 @@ class CaptureRequest:
 
     def towers(self) -> set[str]:
         """Towers the request touches."""
-        return {s.split(".", 1)[0] for s, _ in self.items}
+        return {parse_site(s).tower for s, _ in self.items}
 
     def describe(self) -> list[str]:
         """`site:red` strings."""

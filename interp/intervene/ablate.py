@@ -3,16 +3,15 @@ to the residual). Each builds hooks for `interp.models.attached`; nothing here t
 what the adapter binds."""
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Mapping, Optional, Sequence
+from typing import Literal, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from ..errors import InterpError
-from ..models.hooks import SiteHook
+from ..models.hooks import HeadCall, HeadHook, SiteHook, attached
 from ..models.loaded import LoadedModel
 
 Mode = Literal["zero", "mean", "resample"]
@@ -100,87 +99,68 @@ def neuron_ablation(units: Mapping[str, Sequence[int] | np.ndarray], mode: Mode 
     return hooks
 
 
-def _mha_head_contributions(attn: nn.MultiheadAttention, x: torch.Tensor, attn_mask) -> torch.Tensor:
-    """contrib[b, h, t, d]: head h's share of the attention output (out = sum_h contrib + out_proj.bias)."""
-    from ..models.patterns import mha_pattern
-
-    d, H = attn.embed_dim, attn.num_heads
-    hd = d // H
-    pat = mha_pattern(attn, (x,), {"attn_mask": attn_mask})                          # [b, H, t, t]
-    v = F.linear(x, attn.in_proj_weight[2 * d :], attn.in_proj_bias[2 * d :] if attn.in_proj_bias is not None else None)
-    v = v.view(x.shape[0], x.shape[1], H, hd).transpose(1, 2)                     # [b, H, t, hd]
-    z = pat @ v                                                                    # [b, H, t, hd]
-    w_o = attn.out_proj.weight.view(d, H, hd)                                      # [d, H, hd]
-    return torch.einsum("bhte,dhe->bhtd", z, w_o)
-
-
 class HeadAblation:
     """Zero- or mean-ablate attention heads by subtracting their contribution from the attention output.
 
-    Works on nn.MultiheadAttention blocks (open_clip ViT and text towers). `means[(block_site, h)]` holds the
-    mean contribution [t, d] for mean ablation.
+    Works where the pattern site's module splits by head (nn.MultiheadAttention: open_clip ViT and text towers).
+    `means[(pattern_site, h)]` holds the mean contribution [t, d] for mean ablation. Use it as a context manager,
+    or pass `.hooks()` to `attached(..., heads=...)` alongside other hooks.
     """
 
     def __init__(self, lm: LoadedModel, heads: Mapping[str, Sequence[int]], mode: Literal["zero", "mean"] = "zero",
                  means: Optional[dict[tuple[str, int], torch.Tensor]] = None) -> None:
-        self.lm, self.heads, self.mode, self.means = lm, dict(heads), mode, means or {}
-        self.handles: list = []
+        if mode not in ("zero", "mean"):
+            raise InterpError(f"unknown head ablation mode {mode!r}; use zero or mean")
+        self.lm, self.heads, self.mode, self.means = lm, {s: list(hs) for s, hs in heads.items()}, mode, means or {}
+        self._stack: Optional[contextlib.ExitStack] = None
+        infos = lm.sites()
         bindings = lm.adapter.bindings()
-        self.modules = {}
-        for site in self.heads:
-            if site not in bindings or bindings[site].kind != "pattern":
+        for site, hs in self.heads.items():
+            if site not in infos or infos[site].kind != "pattern":
                 raise InterpError(f"heads are named by their pattern site (e.g. visual.blocks.3.attn.pattern), not {site!r}")
-            mod = bindings[site].module
-            if not isinstance(mod, nn.MultiheadAttention):
-                raise InterpError(f"head ablation supports nn.MultiheadAttention; {site} is {type(mod).__name__}")
-            self.modules[site] = mod
+            if bindings[site].heads is None:
+                raise InterpError(f"head ablation needs nn.MultiheadAttention; {site} is "
+                                  f"{type(bindings[site].module).__name__}")
+            n_heads = infos[site].shape[0]
+            bad = [h for h in hs if not 0 <= h < n_heads]
+            if bad:
+                raise InterpError(f"{site} has heads 0..{n_heads - 1}; no head {bad[0]}")
         if mode == "mean" and any((s, h) not in self.means for s, hs in self.heads.items() for h in hs):
             raise InterpError("mean head ablation needs mean contributions (head_means)")
 
+    def hooks(self) -> dict[str, list[HeadHook]]:
+        """Head hooks that remove the listed heads (for `attached(bindings, {}, heads=...)`)."""
+        def hook(call: HeadCall, site: str) -> torch.Tensor:
+            contrib, out = call.contributions(), call.output
+            for h in self.heads[site]:
+                out = out - contrib[:, h]
+                if self.mode == "mean":
+                    out = out + self.means[(site, h)].to(out.dtype)
+            return out
+
+        return {site: [hook] for site in self.heads}
+
     def __enter__(self) -> "HeadAblation":
-        for site, mod in self.modules.items():
-            store: dict = {}
-
-            def pre(m, args, kwargs, store=store):
-                store["x"], store["mask"] = args[0], kwargs.get("attn_mask")
-
-            def post(m, args, kwargs, out, site=site, store=store):
-                contrib = _mha_head_contributions(m, store["x"], store["mask"])
-                o = out[0]
-                for h in self.heads[site]:
-                    o = o - contrib[:, h]
-                    if self.mode == "mean":
-                        o = o + self.means[(site, h)].to(o.dtype)
-                return (o, *out[1:])
-
-            self.handles.append(mod.register_forward_pre_hook(pre, with_kwargs=True))
-            self.handles.append(mod.register_forward_hook(post, with_kwargs=True))
+        self._stack = contextlib.ExitStack()
+        self._stack.enter_context(attached(self.lm.adapter.bindings(), {}, heads=self.hooks()))
         return self
 
     def __exit__(self, *exc) -> None:
-        for h in self.handles:
-            h.remove()
-        self.handles.clear()
+        if self._stack is not None:
+            self._stack.close()
+            self._stack = None
 
 
 @torch.no_grad()
 def head_means(lm: LoadedModel, images: torch.Tensor, heads: Mapping[str, Sequence[int]]) -> dict[tuple[str, int], torch.Tensor]:
     """Mean contribution [t, d] of each listed head over reference images."""
-    bindings = lm.adapter.bindings()
     sums: dict[tuple[str, int], torch.Tensor] = {}
-    handles = []
-    for site, hs in heads.items():
-        mod = bindings[site].module
 
-        def pre(m, args, kwargs, site=site, hs=hs):
-            c = _mha_head_contributions(m, args[0], kwargs.get("attn_mask"))
-            for h in hs:
-                sums[(site, h)] = sums.get((site, h), 0) + c[:, h].sum(0)
+    def hook(call: HeadCall, site: str) -> None:
+        contrib = call.contributions()
+        for h in heads[site]:
+            sums[(site, h)] = sums.get((site, h), 0) + contrib[:, h].sum(0)
 
-        handles.append(mod.register_forward_pre_hook(pre, with_kwargs=True))
-    try:
+    with attached(lm.adapter.bindings(), {}, heads={site: [hook] for site in heads}):
         lm.model.encode_image(images)
-    finally:
-        for h in handles:
-            h.remove()
     return {k: v / len(images) for k, v in sums.items()}

@@ -10,9 +10,9 @@ import torch
 
 from ..capture import CaptureRequest, capture_batch
 from ..errors import InterpError
-from ..models.hooks import attached
+from ..models.hooks import HeadCall, attached
 from ..models.loaded import LoadedModel
-from .ablate import _mha_head_contributions
+from ..models.sites import block_site
 
 Metric = Callable[[torch.Tensor], torch.Tensor]  # image embeddings [b, d] -> metric [b]
 
@@ -77,38 +77,28 @@ def patch_sites(lm: LoadedModel, clean: torch.Tensor, corrupt: torch.Tensor, sit
 def patch_heads(lm: LoadedModel, clean: torch.Tensor, corrupt: torch.Tensor, blocks: Sequence[int], metric: Metric,
                 tower: str = "visual") -> PatchResult:
     """Patch each head's contribution to the residual from clean into corrupt: result [len(blocks), heads]."""
-    bindings = lm.adapter.bindings()
+    if clean.shape != corrupt.shape:
+        raise InterpError(f"clean {tuple(clean.shape)} and corrupted {tuple(corrupt.shape)} inputs differ in shape")
+    bindings, infos = lm.adapter.bindings(), lm.sites()
     out_rows = []
     base_clean = float(metric(lm.model.encode_image(clean)).mean())
     base_corrupt = float(metric(lm.model.encode_image(corrupt)).mean())
     for b in blocks:
-        mod = bindings[f"{tower}.blocks.{b}.attn.pattern"].module
-        cached: dict = {}
+        site = block_site(tower, b, "attn.pattern")
+        cached: dict[str, torch.Tensor] = {}
 
-        def pre_clean(m, args, kwargs):
-            cached["c"] = _mha_head_contributions(m, args[0], kwargs.get("attn_mask"))
+        def keep(call: HeadCall, s: str) -> None:
+            cached["c"] = call.contributions()
 
-        h = mod.register_forward_pre_hook(pre_clean, with_kwargs=True)
-        try:
+        with attached(bindings, {}, heads={site: [keep]}):
             lm.model.encode_image(clean)
-        finally:
-            h.remove()
         vals = []
-        for head in range(mod.num_heads):
-            state: dict = {}
+        for head in range(infos[site].shape[0]):
+            def swap(call: HeadCall, s: str, head: int = head) -> torch.Tensor:
+                return call.output - call.contributions()[:, head] + cached["c"][:, head]
 
-            def pre(m, args, kwargs):
-                state["x"], state["mask"] = args[0], kwargs.get("attn_mask")
-
-            def post(m, args, kwargs, out, head=head):
-                c = _mha_head_contributions(m, state["x"], state["mask"])
-                return (out[0] - c[:, head] + cached["c"][:, head], *out[1:])
-
-            hs = [mod.register_forward_pre_hook(pre, with_kwargs=True), mod.register_forward_hook(post, with_kwargs=True)]
-            try:
+            with attached(bindings, {}, heads={site: [swap]}):
                 vals.append(float(metric(lm.model.encode_image(corrupt)).mean()))
-            finally:
-                for hh in hs:
-                    hh.remove()
         out_rows.append(vals)
-    return PatchResult(np.array(out_rows), [f"{tower}.blocks.{b}" for b in blocks], "head", base_clean, base_corrupt)
+    return PatchResult(np.array(out_rows), [block_site(tower, b, "attn.pattern") for b in blocks], "head", base_clean,
+                       base_corrupt)

@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import torch
 
 from ..errors import ModelSpecError
+from .build import create_model, file_sha, register_config
 from .loaded import LoadedModel
 from .tokenizers import WordTokenizer
 
 FORMAT = "clip-interp-checkpoint"
-_CFG_DIR: Optional[Path] = None
-
-
-def register_config(name: str, cfg: dict) -> None:
-    """Make `open_clip.create_model(name)` build `cfg` (written as a JSON file and registered)."""
-    global _CFG_DIR
-    import open_clip
-
-    if open_clip.get_model_config(name) == cfg:
-        return
-    if _CFG_DIR is None:
-        _CFG_DIR = Path(tempfile.mkdtemp(prefix="clip-interp-configs-"))
-    path = _CFG_DIR / f"{name}.json"
-    path.write_text(json.dumps(cfg))
-    open_clip.add_model_config(path)
 
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, name: str, cfg: dict, tokenizer: WordTokenizer,
@@ -51,8 +36,6 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, name: str, 
 
 def read_checkpoint(path: Path, spec: str, device: str = "cpu") -> LoadedModel:
     """Load a clip-interp checkpoint written by save_checkpoint."""
-    from .load import _create, _file_sha
-
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
@@ -61,7 +44,7 @@ def read_checkpoint(path: Path, spec: str, device: str = "cpu") -> LoadedModel:
         raise ModelSpecError(f"{path} is not a clip-interp checkpoint; for a plain state dict use NAME:{path}")
     name, cfg = blob["model_name"], blob["model_cfg"]
     register_config(name, cfg)
-    model, preprocess = _create(name, None, device, image_mean=tuple(blob["preprocess"]["mean"]),
+    model, preprocess = create_model(name, None, device, image_mean=tuple(blob["preprocess"]["mean"]),
                                 image_std=tuple(blob["preprocess"]["std"]))
     sd = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
     missing, unexpected = model.load_state_dict(sd, strict=False)
@@ -71,5 +54,8 @@ def read_checkpoint(path: Path, spec: str, device: str = "cpu") -> LoadedModel:
     if tok["type"] != "word":
         raise ModelSpecError(f"{path}: unknown tokenizer type {tok['type']!r}")
     tokenizer = WordTokenizer(tok["vocab"], tok["context_length"])
-    return LoadedModel(model.eval(), name, spec, f"{name}-{_file_sha(path)}", preprocess, tokenizer,
+    if len(tokenizer) != cfg["text_cfg"]["vocab_size"]:
+        raise ModelSpecError(f"{path}: its tokenizer has {len(tokenizer)} words but the {name} config's text vocab_size "
+                             f"is {cfg['text_cfg']['vocab_size']}")
+    return LoadedModel(model.eval(), name, spec, f"{name}-{file_sha(path)}", preprocess, tokenizer,
                        torch.device(device), records=blob.get("records", {}))

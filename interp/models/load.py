@@ -9,7 +9,6 @@ NAME may be a path to an open_clip model-config JSON, registered on the fly.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,6 +18,7 @@ from typing import Any, Callable, Optional, Sequence
 import torch
 
 from ..errors import ModelSpecError
+from .build import config_hash, create_model, file_sha, register_config, register_shipped_configs
 from .checkpoint import read_checkpoint
 from .loaded import LoadedModel
 
@@ -27,25 +27,11 @@ DEFAULT_MODEL = "organism"
 HF_WEIGHT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 
 
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
-
-
-def _config_hash(name: str) -> str:
-    import open_clip
-
-    cfg = open_clip.get_model_config(name)
-    return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def _register_name(name: str) -> str:
     """Resolve NAME: a known open_clip architecture, or a model-config JSON file registered by its stem."""
     import open_clip
 
+    register_shipped_configs()
     if name.endswith(".json"):
         p = Path(name)
         if not p.is_file():
@@ -56,7 +42,7 @@ def _register_name(name: str) -> str:
             raise ModelSpecError(f"model config {name} is not valid JSON: {exc}") from None
         if not {"vision_cfg", "text_cfg", "embed_dim"} <= set(cfg):
             raise ModelSpecError(f"model config {name} lacks embed_dim/vision_cfg/text_cfg")
-        open_clip.add_model_config(p)
+        register_config(p.stem, cfg)
         return p.stem
     if open_clip.get_model_config(name) is None:
         import difflib
@@ -83,23 +69,6 @@ def _tokenizer(name: str) -> Callable[[Sequence[str]], torch.Tensor]:
         return state["tok"](list(texts))
 
     return tokenize
-
-
-def _create(name: str, pretrained: Optional[str], device: str, **kw: Any):
-    import open_clip
-
-    import logging
-
-    root = logging.getLogger()
-    level = root.level
-    if pretrained is None:
-        root.setLevel(logging.ERROR)  # open_clip warns that a random init is random; here that is the request
-    try:
-        model, _, preprocess = open_clip.create_model_and_transforms(
-            name, pretrained=pretrained, device=device, pretrained_text=False, **kw)
-    finally:
-        root.setLevel(level)
-    return model.eval(), preprocess
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -167,10 +136,10 @@ def _load_pretrained_tag(name: str, tag: str, device: str, cache_dir: Optional[s
             f"{name}:{tag} is not in open_clip's local cache and nothing is downloaded here. Looked at: "
             + "; ".join(looked) + f". Place the weights file at one of those paths, or pass {name}:/path/to/weights")
     cfg = open_clip.get_pretrained_cfg(name, tag)
-    model, preprocess = _create(
+    model, preprocess = create_model(
         name, str(path), device, force_quick_gelu=bool(cfg.get("quick_gelu", False)),
         image_mean=cfg.get("mean"), image_std=cfg.get("std"))
-    return LoadedModel(model, name, f"{name}:{tag}", f"{_config_hash(name)}-{_file_sha(path)}", preprocess,
+    return LoadedModel(model, name, f"{name}:{tag}", f"{config_hash(name)}-{file_sha(path)}", preprocess,
                        _tokenizer(name), torch.device(device))
 
 
@@ -206,15 +175,15 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", cache_dir: Option
     if m:
         seed = int(m.group(1) or 0)
         torch.manual_seed(seed)
-        model, preprocess = _create(name, None, device)
-        return LoadedModel(model, name, spec, f"{_config_hash(name)}-init{seed}", preprocess, _tokenizer(name),
+        model, preprocess = create_model(name, None, device)
+        return LoadedModel(model, name, spec, f"{config_hash(name)}-init{seed}", preprocess, _tokenizer(name),
                            torch.device(device))
     path = Path(source).expanduser()
     if path.is_file() or "/" in source or source.endswith((".pt", ".pth", ".bin", ".safetensors")):
         if not path.is_file():
             raise ModelSpecError(f"checkpoint {path} does not exist")
-        model, preprocess = _create(name, None, device)
+        model, preprocess = create_model(name, None, device)
         _load_weights(model, _read_state_dict(path), str(path))
-        return LoadedModel(model, name, spec, f"{_config_hash(name)}-{_file_sha(path)}", preprocess, _tokenizer(name),
+        return LoadedModel(model, name, spec, f"{config_hash(name)}-{file_sha(path)}", preprocess, _tokenizer(name),
                            torch.device(device))
     return _load_pretrained_tag(name, source, device, cache_dir)

@@ -95,12 +95,14 @@ class LoadedModel:
                 shapes[site] = tuple(t.shape[1:])
 
             bindings = self.adapter.bindings()
-            hooked = {s: [record] for s, b in bindings.items() if b.where != "return"}
+            hooked = {s: [record] for s, b in bindings.items() if b.where != "return"}  # return sites: read below
             h, w = self.image_size
             with torch.no_grad(), attached(bindings, hooked):
-                img = self.model.encode_image(torch.zeros(1, 3, h, w, device=self.device))
-                txt = self.model.encode_text(self.dummy_tokens())
-            shapes["visual.proj"], shapes["text.proj"] = tuple(img.shape[1:]), tuple(txt.shape[1:])
+                returned = {"visual": self.model.encode_image(torch.zeros(1, 3, h, w, device=self.device)),
+                            "text": self.model.encode_text(self.dummy_tokens())}
+            for s, b in bindings.items():
+                if b.where == "return":
+                    shapes[s] = tuple(returned[b.tower].shape[1:])
             towers = self.adapter.towers()
             self._sites = {}
             for s in names_in_order(bindings):

@@ -5,7 +5,6 @@ last epoch's training state, one shipped fp16 checkpoint per epoch with the trai
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import subprocess
@@ -17,11 +16,12 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..models.checkpoint import register_config, save_checkpoint
+from ..errors import ModelSpecError
+from ..models.build import CONFIG_DIR, shipped_config
+from ..models.checkpoint import save_checkpoint
 from ..models.tokenizers import WordTokenizer
 from .corpus import CONTROL, PLANTED, Corpus, CorpusSpec, vocabulary
 
-CONFIG_PATH = Path(__file__).resolve().parent.parent / "models" / "configs" / "organism.json"
 MEAN = STD = (0.5, 0.5, 0.5)
 CORPORA = {"planted": PLANTED, "control": CONTROL}
 
@@ -45,16 +45,18 @@ class TrainConfig:
 
 
 def model_config() -> dict:
-    """The organism's open_clip config, with the vocabulary size of the corpus's word tokenizer."""
-    cfg = json.loads(CONFIG_PATH.read_text())
-    cfg["text_cfg"]["vocab_size"] = len(tokenizer())
-    return cfg
+    """The organism's open_clip config: the shipped `interp/models/configs/organism.json`, registered as `organism`."""
+    return shipped_config("organism")
 
 
 def tokenizer() -> WordTokenizer:
-    """The organism's closed-vocabulary tokenizer."""
-    cfg = json.loads(CONFIG_PATH.read_text())
-    return WordTokenizer(vocabulary(), cfg["text_cfg"]["context_length"])
+    """The organism's closed-vocabulary tokenizer; its size must be the config's text vocab_size."""
+    cfg = model_config()["text_cfg"]
+    tok = WordTokenizer(vocabulary(), cfg["context_length"])
+    if len(tok) != cfg["vocab_size"]:
+        raise ModelSpecError(f"the organism vocabulary has {len(tok)} tokens but {CONFIG_DIR / 'organism.json'} "
+                             f"says vocab_size {cfg['vocab_size']}: set it to {len(tok)} there (and retrain)")
+    return tok
 
 
 def to_tensor(images) -> torch.Tensor:
@@ -97,7 +99,6 @@ def train(cfg: TrainConfig, out_dir: str | os.PathLike, progress: bool = True,
     corpus = Corpus(spec, seed=cfg.seed)
     tok = tokenizer()
     mcfg = model_config()
-    register_config("organism", mcfg)
     torch.manual_seed(cfg.seed)
     device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
                           ("cpu" if cfg.device == "auto" else cfg.device))

@@ -6,8 +6,9 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from ..sites import Binding, block_site
-from ...errors import InterpError
+from ...errors import InterpError, SiteError
+from ..patterns import HeadDecomposition
+from ..sites import Binding, block_site, parse_site
 
 
 class Tower:
@@ -26,9 +27,11 @@ class Tower:
         return self._bindings
 
     def add(self, site: str, kind: str, module: Optional[nn.Module], where: str,
-            pattern: Optional[Callable[..., torch.Tensor]] = None, block: Optional[int] = None) -> None:
-        """Register one site."""
-        self._bindings[site] = Binding(site, self.name, kind, module, where, pattern, block)  # type: ignore[arg-type]
+            pattern: Optional[Callable[..., torch.Tensor]] = None, heads: Optional[HeadDecomposition] = None) -> None:
+        """Register one site (its name must parse as a canonical site of this tower)."""
+        if parse_site(site).tower != self.name:
+            raise SiteError(f"the {self.name} tower cannot bind {site}, a site of another tower")
+        self._bindings[site] = Binding(site, self.name, kind, module, where, pattern, heads)  # type: ignore[arg-type]
 
     def pool_index(self, tokens: torch.Tensor) -> torch.Tensor:
         """Position of the pooling token per sequence (text towers)."""
@@ -36,18 +39,21 @@ class Tower:
 
 
 def add_transformer_blocks(tower: Tower, blocks: nn.ModuleList, spec: dict[str, tuple[str, str]],
-                           patterns: dict[type, Callable[..., torch.Tensor]], attn_attr: str) -> None:
+                           patterns: dict[type, Callable[..., torch.Tensor]], attn_attr: str,
+                           heads: Optional[dict[type, HeadDecomposition]] = None) -> None:
     """Bind the six per-block components of a residual transformer stack.
 
     `spec` maps a component to (dotted submodule path inside the block, which side to hook). The attention
-    pattern is bound when the block's attention module is of a type with a known recompute function.
+    pattern is bound when the block's attention module is of a type with a known recompute function, and head
+    hooks are served where its type has a head decomposition in `heads`.
     """
     for i, blk in enumerate(blocks):
-        tower.add(block_site(tower.name, i, "resid_pre"), "tokens", blk, "input", block=i)
+        tower.add(block_site(tower.name, i, "resid_pre"), "tokens", blk, "input")
         attn = getattr(blk, attn_attr)
         fn = next((f for t, f in patterns.items() if isinstance(attn, t)), None)
+        dec = next((d for t, d in (heads or {}).items() if isinstance(attn, t)), None)
         if fn is not None:
-            tower.add(block_site(tower.name, i, "attn.pattern"), "pattern", attn, "attn", pattern=fn, block=i)
+            tower.add(block_site(tower.name, i, "attn.pattern"), "pattern", attn, "attn", pattern=fn, heads=dec)
         for comp, (path, where) in spec.items():
-            tower.add(block_site(tower.name, i, comp), "tokens", blk.get_submodule(path), where, block=i)
-        tower.add(block_site(tower.name, i, "resid_post"), "tokens", blk, "output", block=i)
+            tower.add(block_site(tower.name, i, comp), "tokens", blk.get_submodule(path), where)
+        tower.add(block_site(tower.name, i, "resid_post"), "tokens", blk, "output")

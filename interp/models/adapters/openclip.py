@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..patterns import mha_pattern
+from ..patterns import MHA_HEADS, mha_pattern
 from .base import Tower, add_transformer_blocks
 
 # component -> (submodule of a ResidualAttentionBlock, hook side)
@@ -14,6 +14,7 @@ BLOCK_SPEC = {
     "mlp.post": ("mlp.gelu", "output"),
 }
 PATTERNS = {nn.MultiheadAttention: mha_pattern}
+HEADS = {nn.MultiheadAttention: MHA_HEADS}
 
 
 class OpenClipVisionTower(Tower):
@@ -24,7 +25,7 @@ class OpenClipVisionTower(Tower):
         self.has_cls, self.n_prefix = True, 1
         self.grid = tuple(visual.grid_size)
         self.add("visual.embed", "tokens", visual.ln_pre, "input")
-        add_transformer_blocks(self, visual.transformer.resblocks, BLOCK_SPEC, PATTERNS, "attn")
+        add_transformer_blocks(self, visual.transformer.resblocks, BLOCK_SPEC, PATTERNS, "attn", HEADS)
         self.add("visual.proj", "vector", None, "return")
 
 
@@ -35,7 +36,7 @@ class OpenClipTextTower(Tower):
         super().__init__("text")
         self.pool_type, self.eos_id = pool_type, eos_id
         self.add("text.embed", "tokens", transformer, "input")
-        add_transformer_blocks(self, transformer.resblocks, BLOCK_SPEC, PATTERNS, "attn")
+        add_transformer_blocks(self, transformer.resblocks, BLOCK_SPEC, PATTERNS, "attn", HEADS)
         self.add("text.proj", "vector", None, "return")
 
     def pool_index(self, tokens: torch.Tensor) -> torch.Tensor:
