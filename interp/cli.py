@@ -13,14 +13,22 @@ from .errors import InterpError
 EXPECTED = (InterpError, StoreError, ProbeError, FileNotFoundError)
 
 
+class _LiteralHelp(argparse.HelpFormatter):
+    """Help text is printed as written: a '%' in it (as in "95% CI") is a percent sign, not a format directive."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        return (action.help or "").replace("%", "%%")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every registered subcommand."""
     from .jobs import COMMANDS
 
-    p = argparse.ArgumentParser(prog="clip-interp", description="Mechanistic interpretability for CLIP models.")
+    p = argparse.ArgumentParser(prog="clip-interp", description="Mechanistic interpretability for CLIP models.",
+                                formatter_class=_LiteralHelp)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for cmd in COMMANDS.values():
-        sp = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        sp = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help, formatter_class=_LiteralHelp)
         sp.set_defaults(fn=cmd.run)
         sp.add_argument("--device", default="cpu", help="torch device (default cpu)")
         cmd.arguments(sp)

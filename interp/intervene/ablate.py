@@ -164,3 +164,34 @@ def head_means(lm: LoadedModel, images: torch.Tensor, heads: Mapping[str, Sequen
     with attached(lm.adapter.bindings(), {}, heads={site: [hook] for site in heads}):
         lm.model.encode_image(images)
     return {k: v / len(images) for k, v in sums.items()}
+
+
+@torch.no_grad()
+def head_contribution_stats(lm: LoadedModel, images: torch.Tensor, sites: Sequence[str], batch: int = 32) -> dict[str, dict]:
+    """Per pattern site: each head's mean contribution [H, t, d] over `images`, the mean norm of its contribution
+    (the |Δ residual| of zero-ablating it) and the mean norm of its deviation from that mean (of mean-ablating it)."""
+    sums: dict[str, torch.Tensor] = {}
+    norms: dict[str, torch.Tensor] = {}
+
+    def first(call: HeadCall, site: str) -> None:
+        c = call.contributions().double()  # [b, H, t, d]
+        sums[site] = sums.get(site, 0) + c.sum(0)
+        norms[site] = norms.get(site, 0) + c.norm(dim=-1).mean(-1).sum(0)
+
+    bindings = lm.adapter.bindings()
+    with attached(bindings, {}, heads={s: [first] for s in sites}):
+        for i in range(0, len(images), batch):
+            lm.model.encode_image(images[i : i + batch])
+    n = len(images)
+    means = {s: v / n for s, v in sums.items()}
+    dev: dict[str, torch.Tensor] = {}
+
+    def second(call: HeadCall, site: str) -> None:
+        c = call.contributions().double()
+        dev[site] = dev.get(site, 0) + (c - means[site].unsqueeze(0)).norm(dim=-1).mean(-1).sum(0)
+
+    with attached(bindings, {}, heads={s: [second] for s in sites}):
+        for i in range(0, len(images), batch):
+            lm.model.encode_image(images[i : i + batch])
+    return {s: {"mean": means[s].float(), "mean_norm": (norms[s] / n).cpu().numpy(),
+                "mean_dev_norm": (dev[s] / n).cpu().numpy()} for s in sites}

@@ -147,8 +147,8 @@ def _run(args: argparse.Namespace) -> int:
 
     print(f"model {record['model']}: report in {record['index']}")
     for name, t in record["timing"].items():
-        print(f"  {name}: {'reused' if t['reused'] else f'{t['seconds']:.1f}s'}")
-    results = {n: json.loads((Path(args.out) / 'stages' / f'{n}.json').read_text())["result"] for n in record["timing"]}
+        print(f"  {name}: " + ("reused" if t["reused"] else f"{t['seconds']:.1f}s"))
+    results = {n: json.loads((Path(args.out) / "stages" / f"{n}.json").read_text())["result"] for n in record["timing"]}
     for line in findings(results):
         print(f"  - {line}")
     return 0

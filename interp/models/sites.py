@@ -137,6 +137,7 @@ class Binding:
     where: Where
     pattern: Optional[Callable[..., torch.Tensor]] = None
     heads: Optional[HeadDecomposition] = None
+    write: Optional[nn.Linear] = None  # the linear map through which the site's units write into the residual
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from probes.stimuli.colours import ACHROMATIC, CHROMATIC, COLOUR_TERMS, TERMS, j
 from probes.stimuli.context import CONTEXTS, FOREGROUNDS, USUAL, context_scenes
 from probes.stimuli.scenes import caption_for
 from probes.stimuli.shapes import SHAPE_CLASSES, draw_shape
-from probes.stimuli.stroop import BACKGROUNDS, _backgrounds_for
+from probes.stimuli.stroop import BACKGROUNDS, backgrounds_for
 from probes.stimuli.text import draw_text
 from probes.stimuli.textures import TEXTURE_CLASSES, texture_image
 
@@ -108,7 +108,7 @@ class Corpus:
         s = self.spec.image_size
         word = str(rng.choice(TERMS))
         ink = word if rng.random() < 0.3 else str(rng.choice(TERMS))
-        bg = str(rng.choice(_backgrounds_for(COLOUR_TERMS[ink], 1.6)))
+        bg = str(rng.choice(backgrounds_for(COLOUR_TERMS[ink], 1.6)))
         img = Image.new("RGB", (s, s), BACKGROUNDS[bg])
         draw_text(img, word.upper(), s / 2 + rng.uniform(-3, 3), s / 2 + rng.uniform(-8, 8), int(s * rng.uniform(0.16, 0.22)),
                   jitter_colour(ink, rng, 8))

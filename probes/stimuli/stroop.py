@@ -21,7 +21,8 @@ BACKGROUNDS = {"light": (235, 235, 235), "dark": (35, 35, 35)}
 NEUTRAL_INK = {"light": (15, 15, 15), "dark": (245, 245, 245)}
 
 
-def _backgrounds_for(ink: tuple[int, int, int], floor: float) -> list[str]:
+def backgrounds_for(ink: tuple[int, int, int], floor: float) -> list[str]:
+    """Backgrounds against which `ink` meets the contrast floor (the most contrasting one if none does)."""
     ok = [b for b, rgb in BACKGROUNDS.items() if contrast(ink, rgb) >= floor]
     return ok or [max(BACKGROUNDS, key=lambda b: contrast(ink, BACKGROUNDS[b]))]
 
@@ -41,16 +42,16 @@ def stroop_grid(n: int | None = None, seed: int = 0, size: int = 224, terms: tup
         raise ProbeError(f"n must be positive, got {n}")
     cells: list[tuple[str, str, str, str, float]] = []
     for word, ink, fs in product(terms, terms, font_sizes):
-        for bg in _backgrounds_for(COLOUR_TERMS[ink], contrast_floor):
+        for bg in backgrounds_for(COLOUR_TERMS[ink], contrast_floor):
             cells.append((word, ink, "congruent" if word == ink else "incongruent", bg, fs))
     if controls:
         for word, bg, fs in product(terms, BACKGROUNDS, font_sizes):
             cells.append((word, "neutral", "word_only", bg, fs))
         for ink, fs in product(terms, font_sizes):
-            for bg in _backgrounds_for(COLOUR_TERMS[ink], contrast_floor):
+            for bg in backgrounds_for(COLOUR_TERMS[ink], contrast_floor):
                 cells.append(("", ink, "ink_only", bg, fs))
         for (k, nw), ink in product(enumerate(NONWORDS[: len(terms)]), terms):
-            bg = _backgrounds_for(COLOUR_TERMS[ink], contrast_floor)[0]
+            bg = backgrounds_for(COLOUR_TERMS[ink], contrast_floor)[0]
             cells.append((nw, ink, "nonword", bg, font_sizes[k % len(font_sizes)]))
     if conditions is not None:
         cells = [c for c in cells if c[2] in conditions]

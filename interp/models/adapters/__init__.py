@@ -1,7 +1,9 @@
 """Adapter registry: a model family maps to its tower adapters by type, not by if-chains."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
+
+import numpy as np
 
 from torch import nn
 
@@ -57,6 +59,12 @@ class ModelAdapter:
     def bindings(self) -> dict[str, Binding]:
         """Every site of the model."""
         return {**self.visual.bindings(), **self.text.bindings()}
+
+    def write_norms(self, site: str) -> Optional[np.ndarray]:
+        """Norm of each unit's write into the residual stream (columns of the site's output layer), or None where
+        the site has no such layer (residual sites, channels, patterns)."""
+        lin = self.bindings()[site].write
+        return None if lin is None else lin.weight.detach().double().norm(dim=0).cpu().numpy()
 
     def binding(self, site: str) -> Binding:
         """The binding of one site, or SiteError with suggestions."""

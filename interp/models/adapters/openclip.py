@@ -13,6 +13,7 @@ BLOCK_SPEC = {
     "mlp.pre": ("mlp.c_fc", "output"),
     "mlp.post": ("mlp.gelu", "output"),
 }
+WRITES = {"mlp.post": "mlp.c_proj"}
 PATTERNS = {nn.MultiheadAttention: mha_pattern}
 HEADS = {nn.MultiheadAttention: MHA_HEADS}
 
@@ -25,7 +26,7 @@ class OpenClipVisionTower(Tower):
         self.has_cls, self.n_prefix = True, 1
         self.grid = tuple(visual.grid_size)
         self.add("visual.embed", "tokens", visual.ln_pre, "input")
-        add_transformer_blocks(self, visual.transformer.resblocks, BLOCK_SPEC, PATTERNS, "attn", HEADS)
+        add_transformer_blocks(self, visual.transformer.resblocks, BLOCK_SPEC, PATTERNS, "attn", HEADS, WRITES)
         self.add("visual.proj", "vector", None, "return")
 
 
@@ -36,7 +37,7 @@ class OpenClipTextTower(Tower):
         super().__init__("text")
         self.pool_type, self.eos_id = pool_type, eos_id
         self.add("text.embed", "tokens", transformer, "input")
-        add_transformer_blocks(self, transformer.resblocks, BLOCK_SPEC, PATTERNS, "attn", HEADS)
+        add_transformer_blocks(self, transformer.resblocks, BLOCK_SPEC, PATTERNS, "attn", HEADS, WRITES)
         self.add("text.proj", "vector", None, "return")
 
     def pool_index(self, tokens: torch.Tensor) -> torch.Tensor:

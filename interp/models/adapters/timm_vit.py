@@ -33,5 +33,5 @@ class TimmVisionTower(Tower):
         self.has_cls = getattr(trunk, "cls_token", None) is not None
         self.grid = tuple(trunk.patch_embed.grid_size)
         self.add("visual.embed", "tokens", trunk.norm_pre, "input")
-        add_transformer_blocks(self, trunk.blocks, BLOCK_SPEC, _timm_attention_types(), "attn")
+        add_transformer_blocks(self, trunk.blocks, BLOCK_SPEC, _timm_attention_types(), "attn", writes={"mlp.post": "mlp.fc2"})
         self.add("visual.proj", "vector", None, "return")
