@@ -58,22 +58,24 @@ fig, ax = plt.subplots(1, 2, figsize=(5, 2.5))
 for a, im, at in zip(ax, [stim.image(int(i)) for i in top[:2]], attr.abs().sum(1)):
     a.imshow(im); a.imshow(at, alpha=0.6, cmap="magma"); a.axis("off")"""),
         ("code", """from interp.intervene import stroop_eval, neuron_ablation
+from interp.models import attached
 ev = stroop_eval(lm)
 base = ev.metrics(ev.correct())
-abl = ev.metrics(ev.correct(neuron_ablation({site: [unit]}, "zero")))
+abl = ev.metrics(ev.correct(attached(lm.adapter.bindings(), neuron_ablation({site: [unit]}, "zero"))))
 change = {k: round(abl[k] - base[k], 4) for k in base}
 change"""),
-        ("code", """# the audit's result: the picked neuron passed the census tests, and its ablation was measured on every task
-assert card["q_text"] <= census.alpha or not len(text)
-assert set(change) == {"ink_incongruent", "ink_congruent", "word_incongruent", "colour_patches", "stroop_effect"}
-assert all(abs(v) <= 1 for v in change.values())"""),
+        ("code", """# the audit's result, checked on the raw activations rather than on the census's own test: the picked unit
+# fires more on words than on ink-only bars and than on non-words, on average over their stimuli
+words = acts[np.isin(cond, ["congruent", "incongruent", "word_only"])]
+assert words.mean() > groups["ink_only"].mean() and words.mean() > groups["nonword"].mean()
+assert set(change) == {"ink_incongruent", "ink_congruent", "word_incongruent", "colour_patches", "stroop_effect"}"""),
     ],
     "02_stroop_ablation": [
         ("md", "# The Stroop ablation\nDoes ablating the text-selective neurons weaken the Stroop effect, more than "
                "random neuron sets matched in layer and activation?"),
         ("code", SETUP),
         ("code", """from interp import load_model
-from interp.behaviour import run_probe
+from interp.jobs.probe import run_probe
 lm = load_model(MODEL)
 stroop = run_probe("stroop", lm)
 print(stroop.table())"""),
@@ -87,19 +89,23 @@ with ActivationStore(store) as st:
     census = classify(st, [s for s, r in st.keys()])
 save_census(store, census)
 print({s: r["text"] for s, r in census.table().items()})"""),
-        ("code", """from interp.experiments import neuron_ablation_experiment
-text, result = neuron_ablation_experiment(lm, store, "text-selective", "mean", n_controls=30, out=WORK, progress=False)
-print(text)"""),
-        ("code", """e = result["effect"]["ink_incongruent"]
-assert e["lo"] <= e["value"] <= e["hi"] and e["n"] > 100
-assert result["random_sets"]["ink_incongruent"]["n_sets"] == 30 and 0 < result["p_value"]["ink_incongruent"] <= 1
-assert stroop.metrics["stroop_effect"].n > 100"""),
+        ("code", """import argparse
+from interp.jobs.ablate import EXPERIMENTS, run_experiment, summary
+exp = EXPERIMENTS["stroop"]
+opts = argparse.Namespace(reduction="cls", neurons=None, mode="mean", heads=3)
+result = run_experiment(exp, lm, store, opts, n_controls=30, out=WORK, progress=False)
+print(summary(exp, result))"""),
+        ("code", """# ablating the text-selective units lowers word reading on incongruent images, and more than the matched
+# control sets do on average (the effect and the excess are both below zero)
+w = result["effect"]["word_incongruent"]
+assert w["value"] < 0 and result["excess_over_random"]["word_incongruent"]["value"] < 0
+assert result["controls"]["n_distinct"] == 30"""),
     ],
     "03_multi_object_bias": [
         ("md", "# Multi-object bias\nTOR, IOR and image-text matching, and where the CLS token looks (attention mass)."),
         ("code", SETUP),
         ("code", """from interp import load_model
-from interp.behaviour import run_probe
+from interp.jobs.probe import run_probe
 lm = load_model(MODEL)
 res = {p: run_probe(p, lm, n=200) for p in ["tor", "ior", "i2tor", "matching"]}
 for p, r in res.items():
@@ -123,11 +129,11 @@ assert tor["first_wins"].lo > chance  # the planted organism prefers the first-m
     ],
     "04_training_dynamics": [
         ("md", "# Training dynamics\nProbes across the per-epoch checkpoints of the planted organism: shape bias, TOR "
-               "first-position preference, Stroop effect and the text-neuron census."),
+               "first-position preference and the Stroop effect."),
         ("code", SETUP),
         ("code", """from interp import load_model
 from interp.models.load import ORGANISM_DIR
-from interp.behaviour import run_probe
+from interp.jobs.probe import run_probe
 epochs = sorted(int(p.stem[-2:]) for p in ORGANISM_DIR.glob("organism-epoch*.pt"))
 rows = []
 for k in epochs:
@@ -137,10 +143,11 @@ for k in epochs:
     st = run_probe("stroop", lm).metrics["stroop_effect"]
     rows.append((k, sb, tor, st))
     print(k, "shape bias", sb, "| TOR first", tor, "| Stroop", st)"""),
-        ("code", """fig, ax = plt.subplots(figsize=(6, 3))
+        ("code", """from probes.behaviour.base import error_bars
+fig, ax = plt.subplots(figsize=(6, 3))
 for i, name in enumerate(["shape bias", "TOR first wins", "Stroop effect"]):
     v = [r[i + 1] for r in rows]
-    ax.errorbar([r[0] for r in rows], [e.value for e in v], yerr=[[e.value - e.lo for e in v], [e.hi - e.value for e in v]], marker="o", capsize=3, label=name)
+    ax.errorbar([r[0] for r in rows], [e.value for e in v], yerr=error_bars(v), marker="o", capsize=3, label=name)
 ax.set_xlabel("epoch"); ax.legend()"""),
         ("code", """assert len(rows) == len(epochs) >= 2
 # the Stroop effect grows as the organism learns to read: last epoch above the first
@@ -149,12 +156,27 @@ assert rows[-1][3].value > rows[0][3].value"""),
 }
 
 
+def build(name: str) -> nbf.NotebookNode:
+    """The notebook `name` from its cell sources, not yet executed."""
+    nb = nbf.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src) for kind, src in NOTEBOOKS[name]]
+    return nb
+
+
+def execute(nb: nbf.NotebookNode) -> nbf.NotebookNode:
+    """Run a notebook top to bottom in the repository root (raises on the first failing cell)."""
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(HERE.parent)}}).execute()
+    return nb
+
+
 def main() -> None:
-    for name, cells in NOTEBOOKS.items():
-        nb = nbf.v4.new_notebook()
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src) for kind, src in cells]
-        nbf.write(nb, HERE / f"{name}.ipynb")
+    """Write every notebook executed, so its outputs and figures show without running it."""
+    for name in NOTEBOOKS:
+        nbf.write(execute(build(name)), HERE / f"{name}.ipynb")
+        print(f"wrote {HERE / name}.ipynb (executed)")
 
 
 if __name__ == "__main__":

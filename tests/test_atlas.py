@@ -20,7 +20,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync"]
 
 
-def browse(index: Path, actions):
+def browse(index: Path, actions, ready: str = "#neurons tbody tr"):
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
@@ -31,7 +31,7 @@ def browse(index: Path, actions):
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.goto(index.resolve().as_uri())
-            page.wait_for_selector("#neurons tbody tr")
+            page.wait_for_selector(ready)
             out = actions(page)
         finally:
             browser.close()

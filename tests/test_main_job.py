@@ -23,6 +23,7 @@ def test_run_writes_a_report_and_reruns_exactly_what_changed(tmp_path, capsys):
     assert "<pre" not in page and "Stroop: ink named correctly on congruent words" in page
     stroop = json.loads((out / "probe-stroop" / "stroop.json").read_text())["metrics"]["stroop_effect"]
     assert stroop["lo"] <= stroop["value"] <= stroop["hi"]
+    _read_like_a_person(out / "index.html")
     first = _timing(capsys.readouterr().out)
     assert first and "reused" not in first.values()
     # a lost result reruns only that stage; its dependants' inputs are unchanged, so they are reused
@@ -35,3 +36,27 @@ def test_run_writes_a_report_and_reruns_exactly_what_changed(tmp_path, capsys):
     third = _timing(capsys.readouterr().out)
     assert third["probe-colour"] == "reused" and third["census"] == "reused"
     assert third["ablation-stroop"] != "reused" and third["atlas"] != "reused"
+
+
+def _read_like_a_person(index):
+    """The report in Chromium: no console errors, no JSON dumps, every figure captioned and decoded, one finding
+    line per experiment."""
+    from interp.jobs import jobs
+
+    from .test_atlas import browse
+
+    def act(page):
+        return page.evaluate("""() => ({
+            pre: document.querySelectorAll('pre').length,
+            figures: [...document.querySelectorAll('figure')].map(f => ({
+                caption: (f.querySelector('figcaption') || {}).textContent || '',
+                decoded: f.querySelector('img').complete && f.querySelector('img').naturalWidth > 0})),
+            findings: [...document.querySelectorAll('ul.findings li')].map(li => li.textContent)})""")
+
+    got, errors = browse(index, act, ready="h1")
+    assert not errors, errors
+    assert got["pre"] == 0
+    assert got["figures"] and all(f["caption"].strip() and f["decoded"] for f in got["figures"])
+    for job in jobs("experiment"):
+        title = job.title
+        assert sum(line.startswith(title) for line in got["findings"]) == 1, title

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from interp import load_model
-from interp.behaviour import run_probe
+from interp.jobs.probe import run_probe
 from interp.models.load import ORGANISM_DIR
 from probes.behaviour.base import class_embeddings
 from probes.stats import accuracy

@@ -136,7 +136,7 @@ def _groups(target: UnitSet, pool: UnitPool, ratio: Optional[int], spilled: list
     for s, us in target.items():
         if s in spilled:
             continue
-        cand = np.setdiff1d(np.arange(pool.n_units(s)), us)
+        cand = np.array([u for u in range(pool.n_units(s)) if (s, u) not in taken], np.int64)
         for c, t in _strata(pool.size[s][us], cand, pool.size[s][cand], ratio):
             lo, hi = float(pool.size[s][c].min()), float(pool.size[s][c].max())
             groups.append((f"{s} size {lo:.3g}..{hi:.3g}", c + code_of[s] * (1 << 32), t))
@@ -164,7 +164,8 @@ def _n_possible(groups: list[tuple[str, np.ndarray, int]]) -> float:
     return n
 
 
-def draw_control_sets(target: Mapping[str, Sequence[int]], pool: UnitPool, n_sets: int, seed: int = 0) -> ControlDesign:
+def draw_control_sets(target: Mapping[str, Sequence[int]], pool: UnitPool, n_sets: int, seed: int = 0,
+                      exclude: Optional[Mapping[str, Sequence[int]]] = None) -> ControlDesign:
     """Control sets matched to `target` on site and perturbation-size stratum, drawn without replacement.
 
     Each site's non-target units are cut into size strata around the targets (4 candidates per target, widened to
@@ -172,6 +173,7 @@ def draw_control_sets(target: Mapping[str, Sequence[int]], pool: UnitPool, n_set
     targets draws from the other sites (noted). When at most `n_sets` distinct sets exist, all are enumerated.
     """
     target = as_unit_set(target)
+    banned = as_unit_set(exclude or {})
     if not target:
         raise InterpError("the target unit set is empty: nothing to compare with controls")
     for s in target:
@@ -182,8 +184,9 @@ def draw_control_sets(target: Mapping[str, Sequence[int]], pool: UnitPool, n_set
     notes: list[str] = []
     sites = list(pool.size)
     code_of = {s: i for i, s in enumerate(sites)}
-    taken = {(s, int(u)) for s, us in target.items() for u in us}
-    spilled = [s for s, us in target.items() if pool.n_units(s) - len(us) < len(us)]
+    taken = {(s, int(u)) for st in (target, banned) for s, us in st.items() for u in us}
+    spilled = [s for s, us in target.items()
+               if pool.n_units(s) - len(np.union1d(us, banned.get(s, []))) < len(us)]
     for s in spilled:
         notes.append(f"{s} has {pool.n_units(s) - len(target[s])} non-target {pool.kind}s for {len(target[s])} targets: "
                      f"its targets are matched on size among every site's {pool.kind}s")
@@ -400,10 +403,15 @@ def run_controls(ev: Evaluation, intervene: Intervention, target: Mapping[str, S
     dose_rows = []
     if dose and ranking is not None:
         flat = sorted(((float(sc), s, int(u)) for s in target for u, sc in zip(target[s], ranking[s])), key=lambda x: -x[0])
-        for k in sorted({min(int(k), len(flat)) for k in dose}):
+        ks = sorted({min(int(k), len(flat)) for k in dose})
+        if progress:
+            from tqdm.auto import tqdm
+
+            ks = tqdm(ks, desc="dose-response", unit="size")
+        for k in ks:
             sub = as_unit_set({s: [u for _, s2, u in flat[:k] if s2 == s] for s in target})
             out = ev.outcomes(intervene(sub))
-            sub_design = draw_control_sets(sub, pool, dose_sets, seed + k)
+            sub_design = draw_control_sets(sub, pool, dose_sets, seed + k, exclude=target)
             ctrl = []
             for s in sub_design.sets:
                 o = ev.outcomes(intervene(s))

@@ -275,8 +275,8 @@ def _single(ctx: Context) -> dict:
 
 
 register(Job("single-unit-ablations", "experiment", "Single-unit ablations", _single,
-             lambda r: (f"Single-unit zero ablations of the {len(r['effects'])} most selective census units, shown on "
-                        f"their atlas cards; the largest change of the Stroop effect by one unit is "
+             lambda r: (f"Single-unit ablations: each of the {len(r['effects'])} most selective census units zero-ablated "
+                        f"alone (shown on their atlas cards); the largest change of the Stroop effect by one unit is "
                         f"{max((abs(v['stroop_effect']) for v in r['effects'].values()), default=0):.3f}."),
              lambda r: Rendered(["Each unit alone, zero-ablated; changes per metric are on the unit's atlas card."],
                                 [("Largest single-unit changes of the Stroop effect.", ["unit", "Stroop effect change", "word reading change"],

@@ -46,7 +46,11 @@ def class_embeddings(encoder: TextEncoder, classes: Sequence[str], templates: Se
 def encode_images(encoder: ImageTextEncoder, images_of: Callable[[Sequence[int]], list], n: int,
                   batch: int = 64) -> np.ndarray:
     """Embed n images fetched batch by batch (so a large set never sits in memory as pixels)."""
-    out = [normed(encoder.encode_image(images_of(range(i, min(i + batch, n))))) for i in range(0, n, batch)]
+    from tqdm.auto import tqdm
+
+    # a bar only where encoding takes a while (a large set, or a slow model): ETA for the user, silence for tests
+    starts = tqdm(range(0, n, batch), desc="encoding images", unit="batch", disable=n < 512, leave=False)
+    out = [normed(encoder.encode_image(images_of(range(i, min(i + batch, n))))) for i in starts]
     return np.concatenate(out) if out else np.zeros((0, 0))
 
 
