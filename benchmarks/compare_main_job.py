@@ -42,10 +42,13 @@ def numbers(folder: Path) -> dict[str, float]:
             out[f"attention {k}"] = round(v["value"], 9)
     for exp in ("ablation-stroop", "ablation-colour", "ablation-ior"):
         r = _stage(folder, exp)
-        for k, v in r.get("effect", {}).items():
+        effect = r.get("effect", {})
+        if "value" in effect:  # the first wave's head experiment stored one estimate, of IOR's large_wins
+            effect = {"large_wins": effect}
+        for k, v in effect.items():
             out[f"{exp} target effect: {k}"] = round(v["value"], 9)
-        if "target_size" in r:
-            out[f"{exp} target size"] = r["target_size"]
+        if "target_size" in r or "heads" in r:
+            out[f"{exp} target size"] = r.get("target_size", sum(len(h) for h in r.get("heads", {}).values()))
     return out
 
 

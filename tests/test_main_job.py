@@ -36,6 +36,11 @@ def test_run_writes_a_report_and_reruns_exactly_what_changed(tmp_path, capsys):
     third = _timing(capsys.readouterr().out)
     assert third["probe-colour"] == "reused" and third["census"] == "reused"
     assert third["ablation-stroop"] != "reused" and third["atlas"] != "reused"
+    # more stimuli: the captures start fresh stores, and everything downstream of them reruns through their keys
+    # alone (the census and the single-unit ablations take no --n of their own)
+    assert main(["run", "--out", str(out), "--n", "66", "--controls", "6", "--quiet"]) == 0
+    fourth = _timing(capsys.readouterr().out)
+    assert all(fourth[s] != "reused" for s in ("capture-census", "census", "single-unit-ablations", "ablation-ior"))
 
 
 def _read_like_a_person(index):

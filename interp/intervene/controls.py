@@ -71,7 +71,7 @@ class ControlDesign:
     def diagnostics(self, target: UnitSet, pool: UnitPool) -> dict:
         """Distinct sets, coverage of candidate units, mean pairwise Jaccard, size balance, smallest reachable p."""
         used = {(s, int(u)) for st in self.sets for s, us in st.items() for u in us}
-        cand = sum(pool.n_units(s) - len(target.get(s, ())) for s in {*target, *(s for st in self.sets for s in st)})
+        cand = sum(st["candidates"] for st in self.strata)
         keys = [frozenset((s, int(u)) for s, us in st.items() for u in us) for st in self.sets]
         rng = np.random.default_rng(0)
         pairs = [(i, j) for i, j in itertools.combinations(range(len(keys)), 2)]
@@ -82,13 +82,19 @@ class ControlDesign:
         c_size = np.concatenate([pool.size[s][u] for st in self.sets for s, u in st.items()]) if self.sets else np.zeros(0)
         spread = np.concatenate(list(pool.size.values())).std() or 1.0
         n = self.n_distinct
+        balance = float((c_size.mean() - t_size.mean()) / spread) if c_size.size else float("nan")
+        notes = list(self.notes)
+        if abs(balance) > 0.25:
+            notes.append(f"the control {pool.kind}s are {'smaller' if balance < 0 else 'larger'} than the targets by "
+                         f"{abs(balance):.2f} SD of perturbation size (not enough similar units in their layers): a "
+                         f"difference from the controls may be a difference of perturbation size")
         return {"unit_kind": pool.kind, "n_sets": len(self.sets), "n_distinct": n,
                 "n_possible": self.n_possible if math.isfinite(self.n_possible) else "more than 10^12",
                 "exhaustive": self.exhaustive, "coverage": len(used) / max(1, cand),
                 "mean_pairwise_jaccard": float(np.mean(jac)) if jac else float("nan"),
-                "size_balance_sd": float((c_size.mean() - t_size.mean()) / spread) if c_size.size else float("nan"),
+                "size_balance_sd": balance, "matched": bool(abs(balance) <= 0.25),
                 "target_mean_size": float(t_size.mean()), "control_mean_size": float(c_size.mean()) if c_size.size else float("nan"),
-                "smallest_p": 1 / (n + 1), "strata": self.strata, "notes": self.notes}
+                "smallest_p": 1 / (n + 1), "strata": self.strata, "notes": notes}
 
 
 def _key(s: UnitSet) -> tuple:
@@ -190,13 +196,17 @@ def draw_control_sets(target: Mapping[str, Sequence[int]], pool: UnitPool, n_set
     for s in spilled:
         notes.append(f"{s} has {pool.n_units(s) - len(target[s])} non-target {pool.kind}s for {len(target[s])} targets: "
                      f"its targets are matched on size among every site's {pool.kind}s")
-    # strata start tight (4 candidates per target) and widen until sets are diverse: enough distinct sets and an
-    # expected pairwise Jaccard of at most 0.2; the last resort matches on site alone
+    available = sum(pool.n_units(s) for s in sites) - len(taken)
+    # strata start tight (4 candidates per target) and widen until sets are diverse: enough distinct sets, an
+    # expected pairwise Jaccard of at most 0.2 and enough distinct units; the last resort matches on site alone
     for ratio in (4, 8, 16, 32, None):
         groups = _groups(target, pool, ratio, spilled, sites, code_of, taken)
         n_possible = _n_possible(groups)
         overlap = sum(t * t / len(c) for _, c, t in groups) / max(1, sum(t for _, _, t in groups))
-        if n_possible >= n_sets and overlap / (2 - overlap) <= 0.2:
+        n_cand = sum(len(c) for _, c, _ in groups)
+        # many distinct sets built from a handful of units are not many looks at the layer: ask for >= 64
+        # candidate units too (or every free unit there is)
+        if n_possible >= n_sets and overlap / (2 - overlap) <= 0.2 and n_cand >= min(64, available):
             break
     if ratio != 4:
         notes.append(f"size strata widened to {'the whole site' if ratio is None else f'{ratio} candidates per target'} "
@@ -301,6 +311,8 @@ class ControlResult:
     dose: list[dict] = field(default_factory=list)
     info: dict = field(default_factory=dict)
     random_items: dict[str, np.ndarray] = field(default_factory=dict)  # task -> [sets, items] outcomes
+    base_items: dict[str, np.ndarray] = field(default_factory=dict)    # task -> [items] without intervention
+    target_items: dict[str, np.ndarray] = field(default_factory=dict)  # task -> [items] with the targets intervened on
 
     def p_text(self, metric: str) -> str:
         """The metric's p as a person should read it (floor, z, Holm-adjusted beside)."""
@@ -339,24 +351,45 @@ class ControlResult:
 
 
 def _effect_ci(ev: Evaluation, base: Mapping[str, np.ndarray], alt: Mapping[str, np.ndarray],
-               ref: Optional[Mapping[str, np.ndarray]], metric: Metric, n_boot: int, seed: int) -> Estimate:
-    """Bootstrap over stimulus cells of (metric(alt) - metric(base)) [- mean over random sets], tasks resampled
-    independently (each task's items are their own stratum)."""
+               rand_items: Optional[Mapping[str, np.ndarray]], metric: Metric, n_boot: int, seed: int) -> Estimate:
+    """Bootstrap over stimulus cells of metric(alt) - metric(base), tasks resampled independently (each task's items
+    are their own stratum). With `rand_items` ([sets, items] per task) it is the excess over the control sets'
+    mean effect, and each replicate also draws a control set, so the interval carries their spread too."""
     tasks = [metric.a] + ([metric.b] if metric.b else [])
     lens = {t: len(base[t]) for t in tasks}
     offsets = np.cumsum([0] + [lens[t] for t in tasks])
     strata = np.concatenate([np.full(lens[t], i) for i, t in enumerate(tasks)])
     clusters = np.concatenate([np.asarray(ev.clusters.get(t, np.arange(lens[t])))[: lens[t]].astype(str).astype(object) + f"@{t}"
                                for t in tasks])
-    d = {t: np.asarray(alt[t], float) - np.asarray(base[t], float) - (0 if ref is None else np.asarray(ref[t], float))
-         for t in tasks}
+    d = {t: np.asarray(alt[t], float) - np.asarray(base[t], float) for t in tasks}
+    r = None if rand_items is None else {t: np.asarray(rand_items[t], float) - np.asarray(base[t], float)[None] for t in tasks}
+    n_sets = 0 if r is None else len(r[tasks[0]])
+    rng = np.random.default_rng(seed + 1)
+    state = {"first": True}  # cluster_bootstrap evaluates the full sample first: that call uses every set
 
     def stat(idx: np.ndarray) -> float:
         per = {t: idx[(idx >= offsets[i]) & (idx < offsets[i + 1])] - offsets[i] for i, t in enumerate(tasks)}
-        return metric.value(d, per)
+        v = metric.value(d, per)
+        if r is None or n_sets == 0:
+            return v
+        # the point estimate is the excess over the mean of every control set; each replicate compares with one
+        # control set drawn at random, so the interval is that of "target minus a control set": it excludes 0 only
+        # when the target stands apart from the control sets themselves, in step with the rank test
+        pick = np.arange(n_sets) if state.pop("first", False) else rng.integers(0, n_sets, 1)
+        return v - _mean_metric(metric, {t: r[t][pick] for t in tasks}, per)
 
     value, reps = cluster_bootstrap(stat, int(offsets[-1]), clusters, n_boot, seed, strata)
-    return estimate_from_replicates(value, reps, int(offsets[-1]), "cluster-bootstrap")
+    return estimate_from_replicates(value, reps, int(offsets[-1]), "cluster-bootstrap" if r is None else
+                                    "cluster-and-control-set bootstrap")
+
+
+def _mean_metric(metric: Metric, r: Mapping[str, np.ndarray], per: Mapping[str, np.ndarray]) -> float:
+    """Mean over control sets of the metric on the chosen items (r[task] is [sets, items])."""
+    va = r[metric.a][:, per[metric.a]].mean(1) if len(per[metric.a]) else np.full(len(r[metric.a]), np.nan)
+    if metric.b is not None:
+        vb = r[metric.b][:, per[metric.b]].mean(1) if len(per[metric.b]) else np.full(len(r[metric.b]), np.nan)
+        va = va - vb
+    return float(np.mean(va))
 
 
 def run_controls(ev: Evaluation, intervene: Intervention, target: Mapping[str, Sequence[int]], pool: UnitPool,
@@ -368,6 +401,12 @@ def run_controls(ev: Evaluation, intervene: Intervention, target: Mapping[str, S
     `intervene(units)` returns a context manager under which the model runs with those units intervened on;
     `ranking[site]` scores target units (higher = stronger) to order the dose-response over `dose` set sizes.
     """
+    scores: dict[tuple[str, int], float] = {}
+    if ranking is not None:
+        for site, units in target.items():
+            if len(units) != len(ranking[site]):
+                raise InterpError(f"{site}: {len(units)} target units but {len(ranking[site])} ranking scores")
+            scores.update({(site, int(u)): float(sc) for u, sc in zip(units, ranking[site])})
     target = as_unit_set(target)
     design = draw_control_sets(target, pool, n_sets, seed)
     diag = design.diagnostics(target, pool)
@@ -388,12 +427,10 @@ def run_controls(ev: Evaluation, intervene: Intervention, target: Mapping[str, S
     base_m = {m.name: m.value(base) for m in ev.metrics}
     rand = {m.name: np.array([m.value({t: rand_items[t][i] for t in rand_items}) - base_m[m.name]
                               for i in range(len(sets))]) for m in ev.metrics}
-    mean_alt = {t: rand_items[t].mean(0) - np.asarray(base[t], float) if len(sets) else np.zeros(len(base[t]))
-                for t in rand_items}
     effect, excess, tests = {}, {}, {}
     for m in ev.metrics:
         effect[m.name] = _effect_ci(ev, base, alt, None, m, n_boot, seed)
-        excess[m.name] = _effect_ci(ev, base, alt, mean_alt, m, n_boot, seed)
+        excess[m.name] = _effect_ci(ev, base, alt, rand_items if len(sets) else None, m, n_boot, seed)
         tests[m.name] = rank_test(effect[m.name].value, rand[m.name], n_distinct=design.n_distinct,
                                   exact=design.exhaustive)
     adj = holm([tests[m.name].p for m in ev.metrics])
@@ -402,7 +439,7 @@ def run_controls(ev: Evaluation, intervene: Intervention, target: Mapping[str, S
     mc = {t: mcnemar(np.asarray(base[t]).astype(bool), np.asarray(alt[t]).astype(bool)) for t in sorted(binary_tasks)}
     dose_rows = []
     if dose and ranking is not None:
-        flat = sorted(((float(sc), s, int(u)) for s in target for u, sc in zip(target[s], ranking[s])), key=lambda x: -x[0])
+        flat = sorted(((scores[(s, int(u))], s, int(u)) for s in target for u in target[s]), key=lambda x: -x[0])
         ks = sorted({min(int(k), len(flat)) for k in dose})
         if progress:
             from tqdm.auto import tqdm
@@ -421,4 +458,6 @@ def run_controls(ev: Evaluation, intervene: Intervention, target: Mapping[str, S
                               **{f"random_{m.name}": [c[m.name] for c in ctrl] for m in ev.metrics}})
     return ControlResult(pool.kind, target, set_size(target), {m.name: m.estimate(base) for m in ev.metrics},
                          {m.name: m.estimate(alt) for m in ev.metrics}, effect, excess, rand, tests, holm_p, mc, diag,
-                         dose_rows, dict(info or {}), {t: v.astype(np.float32) for t, v in rand_items.items()})
+                         dose_rows, dict(info or {}), {t: v.astype(np.float32) for t, v in rand_items.items()},
+                         {t: np.asarray(v, np.float32) for t, v in base.items()},
+                         {t: np.asarray(v, np.float32) for t, v in alt.items()})

@@ -119,35 +119,35 @@ def stroop_eval(lm: LoadedModel, seed: int = 0, patches: int = 220) -> ZeroShotE
 
 
 def ior_eval(lm: LoadedModel, n: int = 200, seed: int = 11) -> ZeroShotEval:
-    """IOR's decision per scene: is the large object the one whose single-object reference image is closest?"""
+    """IOR's decision per scene: is the large object the one whose single-object reference image is closest?
+
+    The references go through the image tower too, so an intervention changes them as it changes the scenes (the
+    first wave did the same); the scene and reference images are encoded in one pass under the intervention."""
     from probes.behaviour.objects import scene_object_classes
     from probes.stimuli import SHAPE_CLASSES, multi_object_scenes, single_objects
 
     size = lm.image_size[0]
     sc = multi_object_scenes(n=n, seed=seed, size=size, order="random", n_objects=(2, 3, 4))
     refs = single_objects(SHAPE_CLASSES, size=size, seed=seed + 1)
-    images = lm.images_to_tensor(sc.images(range(len(sc))))
-    with torch.no_grad():
-        ref = normed(torch.nn.functional.normalize(
-            lm.model.encode_image(lm.images_to_tensor(refs.images(range(len(refs))))).float(), dim=-1).cpu().numpy())
+    images = lm.images_to_tensor(sc.images(range(len(sc))) + refs.images(range(len(refs))))
     per_scene = scene_object_classes(sc, SHAPE_CLASSES)  # [n, max_objects] class index, -1 padding
-    # each scene is its own task row: the decision is among its own objects only, so classes differ per row
-    return _SceneEval(lm, images, ref, per_scene, np.asarray(sc.column("large_pos"), int))
+    return _SceneEval(lm, images, len(sc), per_scene, np.asarray(sc.column("large_pos"), int))
 
 
 class _SceneEval(ZeroShotEval):
     """IOR as a zero-shot task whose candidate classes are each scene's own objects."""
 
-    def __init__(self, lm: LoadedModel, images: torch.Tensor, ref: np.ndarray, objects: np.ndarray, large_pos: np.ndarray) -> None:
+    def __init__(self, lm: LoadedModel, images: torch.Tensor, n_scenes: int, objects: np.ndarray, large_pos: np.ndarray) -> None:
         super().__init__(lm, images, {})
-        self.ref, self.objects, self.large_pos = ref, objects, large_pos
+        self.n_scenes, self.objects, self.large_pos = n_scenes, objects, large_pos
 
     def outcomes(self, context: Optional[contextlib.AbstractContextManager] = None) -> dict[str, np.ndarray]:
         """large_wins per scene (1 when the large object's reference is the closest of the scene's objects)."""
         from probes.behaviour.objects import winning_object
 
         emb = self.embeddings(context)
-        return {"large_wins": (winning_object(emb @ self.ref.T, self.objects) == self.large_pos).astype(np.float64)}
+        scenes, refs = emb[: self.n_scenes], emb[self.n_scenes :]
+        return {"large_wins": (winning_object(scenes @ refs.T, self.objects) == self.large_pos).astype(np.float64)}
 
     def correct(self, context: Optional[contextlib.AbstractContextManager] = None) -> dict[str, np.ndarray]:
         """large_wins as booleans."""

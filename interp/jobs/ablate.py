@@ -51,6 +51,9 @@ class Experiment:
     shown: tuple[str, ...]
     claim: str
     mode: str = "mean"
+    store: str = "capture-census"  # the main-job stage whose store holds the analysis
+    defaults: tuple[tuple[str, object], ...] = (("heads", 3), ("neurons", None))  # options the main job uses
+    # (a "reduction" default picks the census; without one the main job takes its first census: CLS where it exists)
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -113,7 +116,7 @@ def declare(exp: Experiment) -> Experiment:
         raise InterpError(f"experiment {exp.name!r} is declared twice")
     EXPERIMENTS[exp.name] = exp
     register(Job(f"ablation-{exp.name}", "experiment", exp.title, lambda ctx, e=exp: _job_run(ctx, e),
-                 lambda r, e=exp: summary(e, r), lambda r, e=exp: render(e, r), needs=(exp.source,),
+                 lambda r, e=exp: summary(e, r), lambda r, e=exp: render(e, r), needs=tuple(dict.fromkeys((exp.source, exp.store))),
                  options=("controls", "seed"), description=exp.claim))
     return exp
 
@@ -143,7 +146,9 @@ def run_experiment(exp: Experiment, lm: LoadedModel, store_path: Path, opts: arg
     # outcomes, so the statistics can be recomputed without rerunning a model
     with ActivationStore(store_path, mode="a") as st:
         st.write_experiment(f"ablation_{exp.name}", json.loads(json.dumps(payload, default=str)),
-                            {f"random_{t}": v for t, v in res.random_items.items()})
+                            {**{f"random_{t}": v for t, v in res.random_items.items()},
+                             **{f"base_{t}": v for t, v in res.base_items.items()},
+                             **{f"target_{t}": v for t, v in res.target_items.items()}})
     if out is not None:
         write_result(exp, res, payload, out)
     return payload
@@ -166,9 +171,13 @@ def _job_run(ctx: Context, exp: Experiment) -> dict:
     src = ctx.results[exp.source]
     if "skipped" in src:
         return {"skipped": f"{exp.source} did not run: {src['skipped']}"}
-    store = Path(ctx.results[f"capture-{'scenes' if exp.source == 'attention' else 'census'}"]["store"])
-    opts = argparse.Namespace(reduction="mean" if "mean" in src.get("reductions", ["mean"]) else "cls", heads=3,
-                              mode=exp.mode, neurons=None)
+    store = Path(ctx.results[exp.store]["store"])
+    reductions = ctx.results["census"]["reductions"]
+    defaults = dict(exp.defaults)
+    # text is read where the letters are (the patch mean); other classes come from the first census (CLS if any)
+    reduction = defaults.pop("reduction", reductions[0])
+    opts = argparse.Namespace(reduction=reduction if reduction in reductions else reductions[0], mode=exp.mode,
+                              **defaults)
     try:
         return run_experiment(exp, ctx.lm, store, opts, ctx.controls, ctx.folder("ablation"), ctx.seed, ctx.progress)
     except InterpError as exc:  # no targets: say why instead of failing the whole job
@@ -185,9 +194,13 @@ def summary(exp: Experiment, r: dict) -> str:
         return f"{exp.title}: not run ({r['skipped']})."
     k = exp.shown[0]
     e, x, rs = r["effect"][k], r["excess_over_random"][k], r["random_sets"][k]
+    c = r["controls"]
+    caveat = "" if c.get("matched", True) else (f" Caution: the control {r['unit_kind']}s are "
+                                                f"{abs(c['size_balance_sd']):.2f} SD off the targets in perturbation size.")
     return (f"{exp.title}: {r['mode']}-ablating {r['target_size']} {r['unit_kind']}s ({r['selection']}) changes {k} by "
-            f"{_e(e)} (n={e['n']}); {r['controls']['n_distinct']} matched control sets change it by {rs['mean']:+.3f} on "
-            f"average, an excess of {_e(x)}; {r['tests'][k]['display']}.")
+            f"{_e(e)} (n={e['n']} items); {c['n_distinct']} matched control sets change it by {rs['mean']:+.3f} on "
+            f"average (middle 95% of sets [{rs['lo']:+.3f}, {rs['hi']:+.3f}]), an excess of {_e(x)}; "
+            f"{r['tests'][k]['display']}.{caveat}")
 
 
 def render(exp: Experiment, r: dict) -> Rendered:
@@ -197,8 +210,9 @@ def render(exp: Experiment, r: dict) -> Rendered:
     rows = []
     for k in r["effect"]:
         b, a, e, x = r["baseline"][k], r["intervened"][k], r["effect"][k], r["excess_over_random"][k]
+        mc = r["mcnemar"].get(k)
         rows.append([k, f"{b['value']:.3f}", f"{a['value']:.3f}", _e(e), f"{r['random_sets'][k]['mean']:+.3f}", _e(x),
-                     r["tests"][k]["display"]])
+                     r["tests"][k]["display"], f"{mc['p']:.3g} ({mc['a_only']}↓ {mc['b_only']}↑)" if mc else "—"])
     c = r["controls"]
     design = [["unit kind", str(c["unit_kind"])], ["control sets (distinct / asked)", f"{c['n_distinct']} / {c['n_sets']}"],
               ["possible distinct sets", str(c["n_possible"])], ["enumerated exhaustively", "yes" if c["exhaustive"] else "no"],
@@ -208,8 +222,10 @@ def render(exp: Experiment, r: dict) -> Rendered:
     out = Rendered([exp.claim, f"Targets: {r['selection']} ({r['target_size']} {r['unit_kind']}s). "
                     + " ".join(c["notes"])],
                    [("Every metric before and after the intervention; effect = after − before with a 95% CI from a "
-                     "bootstrap over stimulus cells; excess = effect − mean effect of the control sets.",
-                     ["metric", "before", "after", "effect [95% CI]", "control mean", "excess [95% CI]", "test"], rows),
+                     "bootstrap over stimulus cells; excess = effect − mean effect of the control sets, its interval "
+                     "from a bootstrap over cells and control sets (target minus one control set).",
+                     ["metric", "before", "after", "effect [95% CI]", "control mean", "excess [95% CI]", "rank test vs controls",
+                      "McNemar p (items lost↓ gained↑)"], rows),
                     ("Control design: sets matched to the targets on layer and perturbation size.", ["", ""], design)],
                    [Figure(f"ablation/ablation_{exp.name}.png", f"{exp.title}: effect of the targets (red line, with its 95% CI) "
                            f"against the effects of {c['n_distinct']} matched control sets (grey).")])
@@ -223,7 +239,8 @@ def render(exp: Experiment, r: dict) -> Rendered:
 declare(Experiment("stroop", "Text-selective units and the Stroop task", "census",
                    lambda store, o: census_targets(store, o.neurons or "text-selective", o.reduction), _stroop_eval,
                    "neuron", ("word_incongruent", "ink_incongruent", "stroop_effect", "ink_incongruent_margin", "colour_patches"),
-                   "Do the text-selective units carry the word's win over the ink? Ablating them should lower word reading "
+                   defaults=(("heads", 3), ("neurons", None), ("reduction", "mean")),
+                   claim="Do the text-selective units carry the word's win over the ink? Ablating them should lower word reading "
                    "and raise ink naming on incongruent images beyond matched control sets, and leave colour naming of "
                    "plain patches intact."))
 declare(Experiment("colour", "Multimodal colour units and colour naming", "census",
@@ -234,12 +251,12 @@ declare(Experiment("colour", "Multimodal colour units and colour naming", "censu
 declare(Experiment("ior", "Large-object heads and image-based object retrieval", "attention",
                    lambda store, o: attention_targets(store, o.heads), _ior_eval, "head", ("large_wins",),
                    "Do the heads that attend most to the large object carry IOR's large-object preference? Ablating them "
-                   "should lower it beyond matched control heads.", mode="zero"))
+                   "should lower it beyond matched control heads.", mode="zero", store="capture-scenes"))
 
 
 # ------------------------------------------------------------------------------------------------ single units
 def single_unit_effects(lm: LoadedModel, store_path: Path, top: int = 24, mode: str = "zero", reduction: str = "cls",
-                        seed: int = 0) -> dict[str, dict[str, float]]:
+                        seed: int = 0, progress: bool = False) -> dict[str, dict[str, float]]:
     """Zero-ablate each of the `top` most selective census units alone; effect on every Stroop/colour metric
     (for the atlas cards: "site:unit" -> {metric: ablated - baseline, n: stimuli})."""
     from ..analyze.neurons import load_census
@@ -259,7 +276,7 @@ def single_unit_effects(lm: LoadedModel, store_path: Path, top: int = 24, mode: 
     out = {}
     from tqdm.auto import tqdm
 
-    for i in tqdm(order, desc="single-unit ablations", unit="unit", disable=len(order) < 4):
+    for i in tqdm(order, desc="single-unit ablations", unit="unit", disable=not progress):
         site, unit = str(census.site[i]), int(census.unit[i])
         m = ev.metrics(ev.correct(attached(bindings, neuron_ablation({site: [unit]}, mode))))
         out[f"{site}:{unit}"] = {"mode": mode, **{k: round(m[k] - base[k], 4) for k in base},
@@ -271,7 +288,8 @@ def _single(ctx: Context) -> dict:
     census = ctx.results["census"]
     red = census["reductions"][0]
     return {"reduction": red, "effects": single_unit_effects(ctx.lm, Path(ctx.results["capture-census"]["store"]),
-                                                             top=min(24, ctx.controls), reduction=red)}
+                                                             top=min(24, ctx.controls), reduction=red,
+                                                             progress=ctx.progress)}
 
 
 register(Job("single-unit-ablations", "experiment", "Single-unit ablations", _single,
@@ -282,7 +300,8 @@ register(Job("single-unit-ablations", "experiment", "Single-unit ablations", _si
                                 [("Largest single-unit changes of the Stroop effect.", ["unit", "Stroop effect change", "word reading change"],
                                   [[k, f"{v['stroop_effect']:+.4f}", f"{v['word_incongruent']:+.4f}"] for k, v in
                                    sorted(r["effects"].items(), key=lambda kv: -abs(kv[1]["stroop_effect"]))[:10]])]),
-             needs=("census",), options=("controls",), description="each selective unit ablated alone"))
+             needs=("census",), options=("controls",),
+             description="each selective unit ablated alone (as many as --controls allows, up to 24)"))
 
 
 # ------------------------------------------------------------------------------------------------ command

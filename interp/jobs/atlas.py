@@ -24,8 +24,8 @@ def _atlas(ctx: Context) -> dict:
 
 register(Job("atlas", "artefact", "Neuron atlas", _atlas,
              lambda r: f"The neuron atlas holds a card for each of the {r['cards']} selective units of the census at {r['reduction']}.",
-             lambda r: Rendered([f"<a href='{r['index']}'>Open the atlas</a>: one card per selective unit with its top "
-                                 "stimuli, tuning curves, statistics, attribution maps and single-unit ablation effects."]),
+             lambda r: Rendered(["One card per selective unit with its top stimuli, tuning curves, statistics, "
+                                 "attribution maps and single-unit ablation effects."], links=[("Open the atlas", r["index"])]),
              needs=("census", "single-unit-ablations"), options=("controls",),
              description="a static web page of unit cards"))
 

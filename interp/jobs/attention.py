@@ -12,6 +12,7 @@ import numpy as np
 from activations_store import ActivationStore
 
 from .figures import save_figure
+from .captures import capture_fresh_or_resume
 from .registry import Command, Context, Figure, Job, Rendered, command, register
 
 
@@ -64,14 +65,14 @@ def overlays(store_path: Path, path: Path, k: int = 4) -> Optional[Path]:
 def _capture(ctx: Context) -> dict:
     from probes.stimuli import multi_object_scenes
 
-    from ..capture import CaptureRequest, capture
+    from ..capture import CaptureRequest
     from .census import plan
 
     lm = ctx.lm
     store = ctx.out / "scenes.h5"
     stim = multi_object_scenes(n=ctx.n or 200, seed=3, size=lm.image_size[0], order="random", n_objects=(2, 3, 4))
     req = CaptureRequest.parse(plan(lm)["scenes"], lm.sites(), has_masks=True)
-    res = capture(lm, stim, req, store, resume=store.exists(), progress=ctx.progress)
+    res = capture_fresh_or_resume(lm, stim, req, store, ctx.progress)
     return {"store": str(store), "rows": res.rows, "datasets": res.datasets}
 
 

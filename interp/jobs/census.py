@@ -14,6 +14,7 @@ from activations_store import ActivationStore
 
 from ..errors import InterpError
 from .figures import save_figure
+from .captures import capture_fresh_or_resume
 from .registry import Command, Context, Figure, Job, Rendered, command, register
 
 
@@ -92,14 +93,14 @@ def census_text(payload: dict) -> str:
 def _capture(ctx: Context) -> dict:
     from probes.stimuli import census_set
 
-    from ..capture import CaptureRequest, capture
+    from ..capture import CaptureRequest
 
     lm = ctx.lm
     p = plan(lm)
     store = ctx.out / "census.h5"
     stim = census_set(size=lm.image_size[0], seed=ctx.seed, n=ctx.n)
     req = CaptureRequest.parse(p["census"], lm.sites(), has_masks=stim.max_objects > 0)
-    res = capture(lm, stim, req, store, resume=store.exists(), progress=ctx.progress)
+    res = capture_fresh_or_resume(lm, stim, req, store, ctx.progress)
     return {"store": str(store), "rows": res.rows, "datasets": res.datasets}
 
 

@@ -34,9 +34,8 @@ def _table(caption: str, header: list[str], rows: list[list[str]]) -> str:
 def _section(out: Path, name: str, title: str, kind: str, r: Rendered) -> str:
     e = html.escape
     parts = [f"<section id='{e(name)}'><h3>{e(title)} <span class='kind'>{e(kind)}</span></h3>"]
-    for p in r.paragraphs:
-        # paragraphs are the toolkit's own text; links to the atlas are the one markup allowed through
-        parts.append(f"<p>{p if p.startswith('<a href=') else e(p)}</p>")
+    parts += [f"<p>{e(p)}</p>" for p in r.paragraphs]
+    parts += [f"<p><a href='{e(href)}'>{e(text)}</a></p>" for text, href in r.links]
     parts += [_table(*t) for t in r.tables]
     for f in r.figures:
         if (out / f.path).exists():

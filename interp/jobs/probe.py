@@ -47,7 +47,19 @@ def _job(spec: ProbeSpec) -> Job:
         return out
 
     return Job(f"probe-{spec.name}", "probe", spec.title, run, spec.summary, render, options=("n", "seed"),
-               description=spec.description)
+               description=spec.description, fingerprint=_source_hash(spec))
+
+
+def _source_hash(spec: ProbeSpec) -> str:
+    """Hash of the file that defines a probe, so editing a probe kept outside the toolkit reruns its stage."""
+    import hashlib
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(spec.run)
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16] if path else ""
+    except (TypeError, OSError):
+        return ""
 
 
 @lru_cache(maxsize=None)

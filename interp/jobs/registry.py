@@ -63,6 +63,7 @@ class Rendered:
     paragraphs: list[str] = field(default_factory=list)
     tables: list[tuple[str, list[str], list[list[str]]]] = field(default_factory=list)  # (caption, header, rows)
     figures: list[Figure] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (text, href relative to the report folder)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Job:
     options: tuple[str, ...] = ()  # Context fields that change the result (part of the stage key)
     in_main: bool = True
     description: str = ""
+    fingerprint: str = ""  # hash of code outside the toolkit's packages that the job runs (e.g. a user's probe)
 
 
 JOBS: dict[str, Job] = {}

@@ -36,7 +36,7 @@ def code_version() -> str:
 
 def stage_key(job: Job, ctx: Context, model_hash: str, upstream: dict[str, str]) -> str:
     """The hash of everything a stage's result depends on."""
-    payload = {"job": job.name, "model": model_hash, "code": code_version(),
+    payload = {"job": job.name, "model": model_hash, "code": code_version(), "fingerprint": job.fingerprint,
                "options": {o: getattr(ctx, o) for o in job.options}, "needs": {n: upstream[n] for n in job.needs}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
