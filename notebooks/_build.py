@@ -84,15 +84,16 @@ from interp.analyze.neurons import save_census, classify
 from activations_store import ActivationStore
 from probes.stimuli import census_set
 store = WORK / "census.h5"
-capture(lm, census_set(size=lm.image_size[0]), CaptureRequest.parse(["visual.blocks.*.mlp.post:cls"], lm.sites()), store, progress=False)
+# text is read where the letters are: the census at the patch mean picks the units (as the main job does)
+capture(lm, census_set(size=lm.image_size[0]), CaptureRequest.parse(["visual.blocks.*.mlp.post:mean"], lm.sites()), store, progress=False)
 with ActivationStore(store) as st:
-    census = classify(st, [s for s, r in st.keys()])
+    census = classify(st, [s for s, r in st.keys()], reduction="mean")
 save_census(store, census)
 print({s: r["text"] for s, r in census.table().items()})"""),
         ("code", """import argparse
 from interp.jobs.ablate import EXPERIMENTS, run_experiment, summary
 exp = EXPERIMENTS["stroop"]
-opts = argparse.Namespace(reduction="cls", neurons=None, mode="mean", heads=3)
+opts = argparse.Namespace(reduction="mean", neurons=None, mode="mean", heads=3)
 result = run_experiment(exp, lm, store, opts, n_controls=30, out=WORK, progress=False)
 print(summary(exp, result))"""),
         ("code", """# ablating the text-selective units lowers word reading on incongruent images, and more than the matched
