@@ -7,8 +7,7 @@ HERE = Path(__file__).resolve().parent
 SETUP = """import os, tempfile
 from pathlib import Path
 import numpy as np, torch
-import matplotlib
-matplotlib.use("Agg")
+%matplotlib inline
 import matplotlib.pyplot as plt
 torch.set_num_threads(2)
 MODEL = os.environ.get("CLIP_INTERP_MODEL", "organism")
@@ -96,6 +95,9 @@ exp = EXPERIMENTS["stroop"]
 opts = argparse.Namespace(reduction="mean", neurons=None, mode="mean", heads=3)
 result = run_experiment(exp, lm, store, opts, n_controls=30, out=WORK, progress=False)
 print(summary(exp, result))"""),
+        ("code", """# the experiment's figure: each metric's effect (red, with its CI) against the matched control sets (grey)
+from IPython.display import Image
+Image(filename=str(WORK / "ablation_stroop.png"))"""),
         ("code", """# ablating the text-selective units lowers word reading on incongruent images, and more than the matched
 # control sets do on average (the effect and the excess are both below zero)
 w = result["effect"]["word_incongruent"]
