@@ -25,8 +25,8 @@ def test_committed_notebook_is_current_and_executed(path: Path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(c.execution_count is not None for c in code), f"{path.name} was committed without running it"
     assert not any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
-    assert any(o.get("output_type") == "display_data" and "image/png" in o.get("data", {}) for c in code
-               for o in c.get("outputs", [])), f"{path.name} shows no figure"
+    assert any(o.get("output_type") in ("display_data", "execute_result") and "image/png" in o.get("data", {})
+               for c in code for o in c.get("outputs", [])), f"{path.name} shows no figure"
 
 
 @pytest.mark.parametrize("name", list(_build.NOTEBOOKS))
