@@ -33,7 +33,7 @@ def test_error_bars_are_never_negative():
     # a bootstrap CI need not contain its point estimate; Wilson at 0 can round a bound past it
     bars = error_bars([Estimate(0.5, 0.55, 0.9, 10, "bootstrap"), Estimate(0.0, 1e-17, 0.2, 10, "wilson"),
                        Estimate(float("nan"), float("nan"), float("nan"), 0, "x")])
-    assert (bars >= 0).all() and bars[0, 0] == 0.0 and bars[1, 1] == pytest.approx(0.4)
+    assert (bars >= 0).all() and bars[0, 0] == 0.0 and bars[1, 0] == pytest.approx(0.4) and bars[0, 1] == 0.0
 
 
 def test_a_failing_figure_is_reported_and_the_command_survives(tmp_path, capsys):

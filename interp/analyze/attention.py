@@ -6,7 +6,7 @@ mass = mass / area: 1 means the CLS token attends to the object exactly as much 
 """
 from __future__ import annotations
 
-import re
+
 from dataclasses import dataclass
 from typing import Optional
 
@@ -16,6 +16,7 @@ from activations_store import ActivationStore, AttentionMassRecord, StoreKeyErro
 from probes.stats import Estimate, bootstrap
 
 from ..errors import InterpError
+from ..models.sites import OUTPUT_LAYER, parse_site, site_layer
 
 
 @dataclass
@@ -42,19 +43,13 @@ class AttentionMass:
         return (lg - sm).mean(2)
 
 
-def _layer(site: str) -> int:
-    """Block index of a pattern site; the ResNet attention pool comes after every block."""
-    m = re.search(r"blocks\.(\d+)\.", site)
-    return int(m.group(1)) if m else 10**6
-
-
 def attention_mass(store: ActivationStore, image_size: Optional[int] = None) -> AttentionMass:
     """Compute per-layer/head/object CLS attention mass and its large-vs-small summaries."""
-    sites = [s for s, r in store.keys() if r == "object_mass" and s.startswith("visual.")]
+    sites = [s for s, r in store.keys() if r == "object_mass" and parse_site(s).tower == "visual"]
     if not sites:
         raise InterpError(f"{store.path} holds no visual attention pattern with object_mass: capture "
                           "visual.blocks.*.attn.pattern:object_mass on multi-object scenes")
-    sites.sort(key=_layer)
+    sites.sort(key=site_layer)
     cols = store.stimuli
     if "large_pos" not in cols or "n_objects" not in cols:
         raise InterpError(f"{store.path} has no multi-object stimulus columns (large_pos, n_objects)")
@@ -67,7 +62,8 @@ def attention_mass(store: ActivationStore, image_size: Optional[int] = None) -> 
         norm = np.where(area[None, None] > 0, mass / area[None, None], 0.0)
     large = cols["large_pos"][:n].astype(int)
     n_obj = cols["n_objects"][:n].astype(int)
-    res = AttentionMass([_layer(s) if _layer(s) < 10**6 else len(sites) - 1 for s in sites], sites, mass, norm, large,
+    # the ResNet attention pool comes after every block: it takes the last layer's place
+    res = AttentionMass([site_layer(s) if site_layer(s) != OUTPUT_LAYER else len(sites) - 1 for s in sites], sites, mass, norm, large,
                         n_obj, {})
     # per-scene statistics of the last layer and of the layer-mean, averaged over heads
     for label, sel in (("last_layer", slice(-1, None)), ("all_layers", slice(None))):

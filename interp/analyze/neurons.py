@@ -16,7 +16,7 @@ squares), so the census runs out of core. Definitions (README "Selectivity indic
 """
 from __future__ import annotations
 
-import re
+
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
@@ -28,6 +28,7 @@ from probes.stats import benjamini_hochberg
 from probes.stimuli.colours import TERMS
 
 from ..errors import InterpError
+from ..models.sites import site_layer
 
 CLASSES = ("multimodal_colour", "text", "colour", "none")
 
@@ -155,11 +156,6 @@ class Census:
                 for i in idx]
 
 
-def _layer_of(site: str) -> int:
-    m = re.search(r"blocks\.(\d+)\.", site)
-    return int(m.group(1)) if m else -1
-
-
 def census_groupings(stimuli: dict[str, np.ndarray], n_perm: int, seed: int) -> dict[str, Grouping]:
     """The three groupings the census needs, from the store's stimulus columns."""
     need = {"set", "colour", "word", "ink", "condition"}
@@ -243,7 +239,7 @@ def classify(store: ActivationStore, sites: Sequence[str], reduction: str = "cls
               "pref_word": terms[cat["pref_w"]].astype(object), "clsi": cat["clsi"], "clsi_words": cat["clsi_w"],
               "tsi": cat["tsi"], "word_vs_nonword": cat["d_nw"], "p_colour": cat["p_c"], "q_colour": q_c,
               "p_words": cat["p_w"], "q_words": q_w, "p_text": cat["p_t"], "q_text": q_t, "q_nonword": q_nw}
-    layer = np.array([_layer_of(s) for s in site_col])
+    layer = np.array([site_layer(s) for s in site_col])
     return Census(site_col, layer, unit, reduction, arrays, tau, alpha)
 
 

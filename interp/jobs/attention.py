@@ -38,10 +38,10 @@ def overlays(store_path: Path, path: Path, k: int = 4) -> Optional[Path]:
     from probes.stimuli import rebuild
 
     from ..analyze.attention import overlay
-    from ..models.sites import site_layer
+    from ..models.sites import parse_site, site_layer
 
     with ActivationStore(store_path) as st:
-        rows = [s for s, r in st.keys() if r == "cls_row" and s.startswith("visual.")]
+        rows = [s for s, r in st.keys() if r == "cls_row" and parse_site(s).tower == "visual"]
         if not rows:
             return None
         site = max(rows, key=site_layer)
