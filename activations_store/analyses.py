@@ -272,7 +272,7 @@ def write_group(f: h5py.File, path: Path, name: str, kind: str, arrays: Mapping[
             grp.attrs[k] = v
         grp.attrs["_kind"], grp.attrs["_name"], grp.attrs["_gen"] = _attr(kind, ""), _attr(name, ""), gen
         _sync(f)
-        f[schema.ANALYSIS_VERSIONS][f"{name}@{gen}"] = grp
+        f[vpath] = grp
         _sync(f)
         ptr_path = schema.analysis_path(name)
         if ptr_path in f and isinstance(f[ptr_path], h5py.Dataset):

@@ -192,6 +192,8 @@ def rank_test(observed: float, null: Sequence[float], n_distinct: Optional[int] 
     `min_null` distinct null draws exist (a p-value from a handful of sets would be mostly floor)."""
     null = np.asarray(null, float)
     n = int(null.size if n_distinct is None else n_distinct)
+    if n != null.size:
+        raise ValueError(f"the null holds {null.size} draws but {n} distinct control sets: draw each set once")
     mu = float(null.mean()) if null.size else float("nan")
     sd = float(null.std(ddof=1)) if null.size > 1 else float("nan")
     z = (observed - mu) / sd if sd and np.isfinite(sd) and sd > 0 else (0.0 if observed == mu else float("inf") * np.sign(observed - mu))

@@ -174,3 +174,8 @@ def test_newcombe_interval_of_zero_of_38_vs_2_of_380_covers_zero_and_is_not_dege
     assert e.method == "newcombe n1=38 n2=380"
     w = wilson(0, 10)
     assert w.lo == 0.0 and w.value == 0.0 and w.hi > 0.2
+
+
+def test_a_null_with_repeated_sets_is_refused():
+    with pytest.raises(ValueError, match="distinct"):
+        rank_test(0.0, np.zeros(100), n_distinct=3)

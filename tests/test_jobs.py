@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from interp.cli import build_parser, main
+from interp.cli import main
 from interp.jobs import COMMANDS, jobs
 
 
@@ -28,21 +28,24 @@ def test_help_runs_in_a_fresh_process():
     assert out.returncode == 0 and "ablate" in out.stdout and "Traceback" not in out.stderr
 
 
-def test_registry_orders_stages_after_what_they_need():
+def test_registry_refuses_a_job_before_what_it_needs_and_a_name_twice():
+    from interp.errors import InterpError
+    from interp.jobs.registry import Job, Rendered, register
+
     names = [j.name for j in jobs()]
-    for i, j in enumerate(jobs()):
-        for need in j.needs:
-            assert names.index(need) < i, (j.name, need)
     assert {"probe-stroop", "census", "attention", "ablation-stroop", "ablation-ior", "atlas"} <= set(names)
+    job = Job("x", "analysis", "X", lambda c: {}, lambda r: "", lambda r: Rendered(), needs=("not-a-stage",))
+    with pytest.raises(InterpError, match="needs not-a-stage"):
+        register(job)
+    with pytest.raises(InterpError, match="registered twice"):
+        register(Job("census", "analysis", "X", lambda c: {}, lambda r: "", lambda r: Rendered()))
+    assert "x" not in [j.name for j in jobs()]
 
 
-def test_experiment_choices_come_from_the_registry():
-    from interp.jobs.ablate import EXPERIMENTS
-
-    sub = next(a for a in build_parser()._subparsers._group_actions)
-    ablate = sub.choices["ablate"]
-    choices = next(a.choices for a in ablate._actions if a.dest == "experiment")
-    assert list(choices) == list(EXPERIMENTS)
+def test_an_unknown_experiment_is_one_clear_error(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["ablate", "--experiment", "nope", "--store", "x.h5"])
+    assert exc.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
 
 
 def test_worked_example_probe_becomes_command_stage_and_report_section(tmp_path, capsys):

@@ -4,10 +4,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional
 
 import numpy as np
-import torch
 
 from activations_store import MASKS, RowSpec, StoreWriter, act_path
 from probes.stimuli.base import StimulusSet

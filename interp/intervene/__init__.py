@@ -5,6 +5,6 @@ from .controls import (ControlDesign, ControlResult, Evaluation, Metric, UnitPoo
 from .evals import Task, ZeroShotEval, ior_eval, stroop_eval
 from .patching import PatchResult, patch_heads, patch_sites
 
-__all__ = ["neuron_ablation", "collect_reference", "Reference", "HeadAblation", "head_means", "ZeroShotEval", "Task",
+__all__ = ["neuron_ablation", "collect_reference", "Reference", "HeadAblation", "head_means", "head_contribution_stats", "ZeroShotEval", "Task",
            "stroop_eval", "ior_eval", "ControlDesign", "ControlResult", "Evaluation", "Metric", "UnitPool",
            "draw_control_sets", "run_controls", "patch_sites", "patch_heads", "PatchResult"]

@@ -11,7 +11,6 @@ distinct sets, unit coverage, mean pairwise Jaccard, size balance and the smalle
 """
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -365,20 +364,23 @@ def _effect_ci(ev: Evaluation, base: Mapping[str, np.ndarray], alt: Mapping[str,
     r = None if rand_items is None else {t: np.asarray(rand_items[t], float) - np.asarray(base[t], float)[None] for t in tasks}
     n_sets = 0 if r is None else len(r[tasks[0]])
     rng = np.random.default_rng(seed + 1)
-    state = {"first": True}  # cluster_bootstrap evaluates the full sample first: that call uses every set
+
+    def split(idx: np.ndarray) -> dict[str, np.ndarray]:
+        return {t: idx[(idx >= offsets[i]) & (idx < offsets[i + 1])] - offsets[i] for i, t in enumerate(tasks)}
 
     def stat(idx: np.ndarray) -> float:
-        per = {t: idx[(idx >= offsets[i]) & (idx < offsets[i + 1])] - offsets[i] for i, t in enumerate(tasks)}
-        v = metric.value(d, per)
+        per = split(idx)
         if r is None or n_sets == 0:
-            return v
-        # the point estimate is the excess over the mean of every control set; each replicate compares with one
-        # control set drawn at random, so the interval is that of "target minus a control set": it excludes 0 only
-        # when the target stands apart from the control sets themselves, in step with the rank test
-        pick = np.arange(n_sets) if state.pop("first", False) else rng.integers(0, n_sets, 1)
-        return v - _mean_metric(metric, {t: r[t][pick] for t in tasks}, per)
+            return metric.value(d, per)
+        # each replicate compares with one control set drawn at random, so the interval is that of "target minus
+        # a control set": it excludes 0 only when the target stands apart from the sets, in step with the rank test
+        pick = rng.integers(0, n_sets, 1)
+        return metric.value(d, per) - _mean_metric(metric, {t: r[t][pick] for t in tasks}, per)
 
-    value, reps = cluster_bootstrap(stat, int(offsets[-1]), clusters, n_boot, seed, strata)
+    _, reps = cluster_bootstrap(stat, int(offsets[-1]), clusters, n_boot, seed, strata)
+    every = split(np.arange(int(offsets[-1])))
+    # the point estimate: the excess over the mean of every control set
+    value = metric.value(d, every) - (_mean_metric(metric, r, every) if r is not None and n_sets else 0.0)
     return estimate_from_replicates(value, reps, int(offsets[-1]), "cluster-bootstrap" if r is None else
                                     "cluster-and-control-set bootstrap")
 

@@ -6,13 +6,13 @@ continuous margin) with the stimulus cell of every item, which is all the contro
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Sequence
+from dataclasses import dataclass
+from typing import Mapping, Optional
 
 import numpy as np
 import torch
 
-from probes.behaviour.base import class_embeddings, normed
+from probes.behaviour.base import class_embeddings
 
 from ..models.loaded import LoadedModel
 from .controls import Evaluation, Metric

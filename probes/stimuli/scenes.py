@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import ProbeError
-from .base import Rendered, StimulusSet, recorded, recorded
+from .base import Rendered, StimulusSet, recorded
 from .colours import CHROMATIC, jitter_colour
 from .shapes import SHAPE_CLASSES, draw_shape
 
