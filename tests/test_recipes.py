@@ -20,6 +20,7 @@ SMALL = {
     "cue_conflict": {"n": 12, "seed": 1, "size": 40, "kinds": ("conflict", "texture_only")},
     "context_scenes": {"n": 10, "seed": 6, "size": 40, "bias": 0.5},
     "census_set": {"size": 32, "seed": 1, "per_colour": 5},
+    "text_contrast": {"n": 31, "seed": 2, "size": 40, "font_sizes": (0.2,), "jitter": 0.1},
 }
 
 

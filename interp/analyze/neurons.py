@@ -1,26 +1,38 @@
-"""Neuron census: colour-selective, text-selective and multimodal colour neurons, with proper statistics.
+"""Neuron census: colour-selective, text-selective and multimodal colour neurons, tested on stimulus cells.
 
-Everything is computed in one streaming pass over row blocks of the store (group counts, sums and sums of
-squares), so the census runs out of core. Definitions (README "Selectivity indices"):
+One streaming pass over row blocks of the store sums activations per stimulus *cell* (jittered copies of one
+stimulus are one cell; README "Selectivity indices"), so the census runs out of core and no test counts a copy as
+an independent observation. On the cell means:
 
-- colour-selective: one-way ANOVA over the 11 figure colours of the colour patches (scipy F distribution),
-  Benjamini-Hochberg across all neurons of the analysis, and the Colour-Label Selectivity Index
-  CLSI = (mean of the preferred colour - mean of the other colours) / pooled within-colour SD
-  above tau_colour, the 99th percentile of CLSI under shuffled colour labels (pooled over neurons and
-  permutations).
-- text-selective: Welch t-test words (congruent/incongruent/word-only Stroop images) > ink-only bars, one-sided,
-  BH; TSI = (mean words - mean bars) / pooled SD above tau_text from shuffled word/bar labels; and words >
-  non-words (one-sided Welch, BH among neurons passing the first test).
-- multimodal colour: colour-selective on patches and also on colour words in neutral ink (ANOVA over the 11
-  word labels, BH, CLSI above its own shuffled-label threshold), with the same preferred colour in both.
+- colour-selective: one-way ANOVA over the 11 figure colours of the colour patches (each patch its own cell),
+  Benjamini-Hochberg (BH) across all neurons, and the Colour-Label Selectivity Index
+  CLSI = (mean of the preferred colour - mean of the others) / pooled within-colour SD above tau_colour.
+- text-selective: words beat their scrambled strokes (same ink, same ink amount, same extent, no letters) AND
+  words beat their anagrams (same letters and ink, no word). Both are paired within base cells (word x ink x
+  background x font): a one-sided paired t-test over the cells, BH, and the standardised paired difference d_z
+  above its threshold. Inference is about these 11 colour words (the task's vocabulary); how many of the 11 words
+  show the preference is reported beside it (`words_above_anagram`), since a unit driven by two words can pass.
+- word-selective (colour words in neutral ink): the same ANOVA over the 11 words; CLSI_words above tau_word.
+- multimodal colour: colour-selective and word-selective, and the tuning curves agree beyond chance: the Pearson
+  correlation of the patch tuning with the word tuning over the 10 colours other than the patch-preferred one,
+  permutation p over orderings of the words, BH among the candidates (`tuning_agreement` says why the peak is left
+  out). The count of candidates that share a preferred colour (the old rule) is reported beside the
+  number expected by chance from the preferred-colour frequencies.
+
+Thresholds: for each index, the `null_quantile` of that index under permuted labels (ANOVA indices: random
+permutations of cell labels; paired indices: random sign flips of the paired differences), pooled over
+neurons, where every permuted index is divided by *its own* permuted SD — so the threshold does not grow with the
+share of selective neurons in the store.
 """
 from __future__ import annotations
 
-
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from itertools import product
 from typing import Iterable, Optional, Sequence
 
 import numpy as np
+from scipy import sparse
 from scipy import stats as st
 
 from activations_store import ActivationStore, CensusRecord, StoreKeyError
@@ -31,100 +43,169 @@ from ..errors import InterpError
 from ..models.sites import site_layer
 
 CLASSES = ("multimodal_colour", "text", "colour", "none")
+NEED = ("set", "colour", "word", "ink", "condition", "cell")
 
 
 @dataclass
-class Grouping:
-    """A labelling of some rows into groups; permuted copies give the null."""
+class CensusDesign:
+    """Which store rows form which stimulus cell, and which cells each test compares."""
 
-    name: str
-    rows: np.ndarray        # indices of the rows that take part
-    labels: np.ndarray      # group index per participating row
-    n_groups: int
-    perms: np.ndarray       # [B, len(rows)] permuted group labels
+    cell_of_row: np.ndarray                   # [rows] cell index, -1 for rows no test uses
+    n_cells: int
+    colour_cells: np.ndarray                  # patch cells
+    colour_labels: np.ndarray                 # term index per patch cell
+    word_cells: np.ndarray                    # neutral-ink word cells
+    word_labels: np.ndarray                   # term index per neutral-ink word cell
+    pairs: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+    # contrast -> (word cells, control cells, word identity per pair)
 
-    @classmethod
-    def make(cls, name: str, rows: np.ndarray, labels: np.ndarray, n_groups: int, n_perm: int, seed: int) -> "Grouping":
-        rng = np.random.default_rng(seed)
-        return cls(name, rows, labels, n_groups, np.stack([rng.permutation(labels) for _ in range(n_perm)]) if n_perm else
-                   np.zeros((0, len(labels)), int))
-
-
-class _Acc:
-    """Streaming group sums for one grouping over one activation matrix [n, neurons]."""
-
-    def __init__(self, g: Grouping, n_neurons: int, n_rows_total: int) -> None:
-        self.g = g
-        self.pos = np.full(n_rows_total, -1)
-        self.pos[g.rows] = np.arange(len(g.rows))
-        self.count = np.bincount(g.labels, minlength=g.n_groups).astype(float)
-        self.s = np.zeros((g.n_groups, n_neurons))
-        self.ss = np.zeros((g.n_groups, n_neurons))
-        self.ps = np.zeros((len(g.perms), g.n_groups, n_neurons))
-
-    def add(self, lo: int, block: np.ndarray, sub: int = 2048) -> None:
-        # float64 sums keep ANOVA's sum-of-squares exact enough at 10^6 rows; sub-blocks bound the float64 copies
-        for s in range(0, len(block), sub):
-            self._add(lo + s, block[s : s + sub])
-
-    def _add(self, lo: int, block: np.ndarray) -> None:
-        p = self.pos[lo : lo + len(block)]
-        keep = p >= 0
-        if not keep.any():
-            return
-        x = block[keep].astype(np.float64)
-        lab = self.g.labels[p[keep]]
-        oh = np.eye(self.g.n_groups)[lab]
-        self.s += oh.T @ x
-        self.ss += oh.T @ (x * x)
-        for b in range(len(self.g.perms)):
-            self.ps[b] += np.eye(self.g.n_groups)[self.g.perms[b, p[keep]]].T @ x
+    def describe(self) -> dict[str, int]:
+        """Cell counts per test (for the report)."""
+        out = {"colour_patch_cells": int(len(self.colour_cells)), "neutral_word_cells": int(len(self.word_cells))}
+        for k, (a, _, w) in self.pairs.items():
+            out[f"{k}_pairs"] = int(len(a))
+            out[f"{k}_words"] = int(len(np.unique(w)))
+        return out
 
 
-def _anova(acc: _Acc) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(F p-value, CLSI, preferred group, null CLSI [B, neurons]) from streamed sums."""
-    n_k = acc.count[:, None]
-    n, k = acc.count.sum(), acc.g.n_groups
-    mean_k = acc.s / np.maximum(n_k, 1)
-    grand = acc.s.sum(0) / n
-    ss_between = (n_k * (mean_k - grand) ** 2).sum(0)
-    ss_within = np.maximum(acc.ss.sum(0) - (acc.s ** 2 / np.maximum(n_k, 1)).sum(0), 1e-12)
-    f = (ss_between / (k - 1)) / (ss_within / (n - k))
-    p = st.f.sf(f, k - 1, n - k)
-    sd = np.sqrt(ss_within / (n - k))
+def census_design(stimuli: dict[str, np.ndarray]) -> CensusDesign:
+    """The census design from the store's stimulus columns (a store captured on `probes.stimuli.census_set`)."""
+    missing = [c for c in NEED if c not in stimuli]
+    if missing:
+        raise InterpError(f"the store lacks stimulus columns {missing}: capture the census stimuli (`clip-interp cache "
+                          "--stimuli census ...`; stores captured before the matched text contrast must be recaptured)")
+    s, cond = np.asarray(stimuli["set"]).astype(str), np.asarray(stimuli["condition"]).astype(str)
+    cellcol = np.asarray(stimuli["cell"]).astype(str)
+    t_idx = {t: i for i, t in enumerate(TERMS)}
+    n = len(s)
+    key = np.full(n, "", object)
+    patch = np.flatnonzero(s == "colour_patches")
+    key[patch] = [f"patch|{i}" for i in patch]  # every patch is an independent draw
+    textc = np.flatnonzero(s == "text_contrast")
+    key[textc] = [f"{c}|{k}" for c, k in zip(cond[textc], cellcol[textc])]
+    used = key != ""
+    names, inv = np.unique(key[used].astype(str), return_inverse=True)
+    cell_of_row = np.full(n, -1, np.int64)
+    cell_of_row[used] = inv
+    index = {nm: i for i, nm in enumerate(names)}
+    first_row = {}
+    for r in np.flatnonzero(used)[::-1]:
+        first_row[cell_of_row[r]] = r
+    colour_cells = np.array(sorted({cell_of_row[r] for r in patch}), np.int64)
+    colour_labels = np.array([t_idx[str(stimuli["colour"][first_row[c]])] for c in colour_cells], np.int64)
+    words = {k: np.array(sorted({cell_of_row[r] for r in textc if cond[r] == k}), np.int64)
+             for k in ("text_word", "text_anagram", "text_strokes")}
+    ink = np.asarray(stimuli["ink"]).astype(str)
+    word = np.asarray(stimuli["word"]).astype(str)
+    neutral = np.array([c for c in words["text_word"] if ink[first_row[c]] == "neutral"], np.int64)
+    design = CensusDesign(cell_of_row, len(names), colour_cells, colour_labels, neutral,
+                          np.array([t_idx[word[first_row[c]]] for c in neutral], np.int64))
+    for contrast, other in (("strokes", "text_strokes"), ("anagram", "text_anagram")):
+        a, b, w = [], [], []
+        for c in words["text_word"]:
+            base = names[c].split("|", 1)[1]
+            partner = index.get(f"{other}|{base}")
+            if partner is not None:
+                a.append(c), b.append(partner), w.append(t_idx[word[first_row[c]]])
+        design.pairs[contrast] = (np.array(a, np.int64), np.array(b, np.int64), np.array(w, np.int64))
+    if len(colour_cells) < 2 * len(TERMS) or len(np.unique(colour_labels)) < len(TERMS):
+        raise InterpError(f"too few colour-patch cells ({len(colour_cells)}): the census needs at least two per colour term")
+    if len(np.unique(design.word_labels)) < len(TERMS) or len(neutral) < 2 * len(TERMS):
+        raise InterpError(f"too few neutral-ink word cells ({len(neutral)}): the census needs at least two per colour word")
+    for k, (a, _, w) in design.pairs.items():
+        if len(np.unique(w)) < 6:
+            raise InterpError(f"the text contrast words vs {k} covers {len(np.unique(w))} words; the census needs >= 6")
+    return design
 
-    def index(sums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        m = sums / np.maximum(n_k, 1)
-        pref = m.argmax(0)
-        top_sum = np.take_along_axis(sums, pref[None], 0)[0]
-        top_n = acc.count[pref]
-        rest = (sums.sum(0) - top_sum) / np.maximum(n - top_n, 1)
-        return (top_sum / top_n - rest) / sd, pref
 
-    clsi, pref = index(acc.s)
-    null = np.stack([index(ps)[0] for ps in acc.ps]) if len(acc.ps) else np.zeros((0, len(clsi)))
+# ------------------------------------------------------------------------------------------------ statistics
+def _onehot(labels: np.ndarray, k: int) -> np.ndarray:
+    return np.eye(k)[labels]
+
+
+def anova_index(x: np.ndarray, labels: np.ndarray, k: int, perms: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One-way ANOVA of cells x[m, neurons] over `labels` (k groups): (F-test p, CLSI, preferred group, null CLSI
+    [B, neurons] under the permuted labels `perms[B, m]`, each divided by its own permuted within-group SD)."""
+    m = len(labels)
+    total_ss = (x * x).sum(0)
+    grand = x.sum(0)
+
+    def index(oh: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n_k = oh.sum(0)[:, None]  # [k, 1]
+        sums = oh.T @ x  # [k, neurons]
+        means = sums / np.maximum(n_k, 1)
+        ss_between_raw = (sums ** 2 / np.maximum(n_k, 1)).sum(0)
+        ss_within = np.maximum(total_ss - ss_between_raw, 1e-12)
+        sd = np.sqrt(ss_within / max(m - k, 1))
+        pref = means.argmax(0)
+        top = np.take_along_axis(means, pref[None], 0)[0]
+        top_n = n_k[pref, 0]
+        rest = (grand - top * top_n) / np.maximum(m - top_n, 1)
+        f = ((ss_between_raw - grand ** 2 / m) / (k - 1)) / (ss_within / max(m - k, 1))
+        return (top - rest) / sd, pref, f
+
+    clsi, pref, f = index(_onehot(labels, k))
+    p = st.f.sf(np.maximum(f, 0), k - 1, max(m - k, 1))
+    null = np.stack([index(_onehot(b, k))[0] for b in perms]) if len(perms) else np.zeros((0, x.shape[1]))
     return p, clsi, pref, null
 
 
-def _welch(acc: _Acc, a: int, b: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One-sided Welch p (group a > group b), standardised difference, null differences [B, neurons]."""
-    na, nb = acc.count[a], acc.count[b]
-    ma, mb = acc.s[a] / na, acc.s[b] / nb
-    va = np.maximum(acc.ss[a] / na - ma ** 2, 0) * na / max(na - 1, 1)
-    vb = np.maximum(acc.ss[b] / nb - mb ** 2, 0) * nb / max(nb - 1, 1)
-    se = np.sqrt(va / na + vb / nb) + 1e-12
-    t = (ma - mb) / se
-    dof = (va / na + vb / nb) ** 2 / ((va / na) ** 2 / max(na - 1, 1) + (vb / nb) ** 2 / max(nb - 1, 1) + 1e-300)
-    p = st.t.sf(t, np.maximum(dof, 1))
-    pooled = np.sqrt(((na - 1) * va + (nb - 1) * vb) / max(na + nb - 2, 1)) + 1e-12
-    d = (ma - mb) / pooled
-    null = np.stack([(ps[a] / na - ps[b] / nb) / pooled for ps in acc.ps]) if len(acc.ps) else np.zeros((0, len(d)))
+def paired_index(diff: np.ndarray, flips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Paired test of diff[pairs, neurons] (word cell minus its control cell) > 0. Returns (one-sided t-test p,
+    d_z = mean / SD, null d_z [F, neurons] under the sign flips `flips[F, pairs]`, each divided by its own SD)."""
+    w = len(diff)
+    sq = (diff ** 2).sum(0)
+
+    def dz(mean: np.ndarray) -> np.ndarray:
+        sd = np.sqrt(np.maximum(sq - w * mean ** 2, 0) / max(w - 1, 1))
+        return np.where(sd > 1e-12, mean / np.maximum(sd, 1e-12), 0.0)
+
+    mean = diff.mean(0)
+    d = dz(mean)
+    p = st.t.sf(d * np.sqrt(w), max(w - 1, 1))
+    null = np.stack([dz(m_) for m_ in (flips @ diff) / w]) if len(flips) else np.zeros((0, diff.shape[1]))
     return p, d, null
 
 
+def tuning_agreement(a: np.ndarray, b: np.ndarray, n_perm: int, seed: int, chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Agreement of tuning curves a[k, neurons] (patches) and b[k, neurons] (words) beyond a shared peak: Pearson r
+    over the k - 1 colours other than a's preferred one, and the one-sided permutation p ((1 + #{r_perm >= r}) /
+    (1 + n_perm)) over random orderings of b's remaining points.
+
+    Leaving a's peak out is what makes the null exact when both curves peak on one colour by chance (1 time in k
+    for independent tunings): given the peaks, the other points of an independent curve are still exchangeable. A
+    unit tuned to a single colour, flat elsewhere, therefore shows no agreement: one shared peak cannot be told from
+    a coincidence."""
+    k, n = a.shape
+    if n == 0:
+        return np.zeros(0), np.zeros(0)
+    others = np.array([[j for j in range(k) if j != i] for i in range(k)])  # [k, k-1]
+    rest = others[a.argmax(0)].T  # [k-1, neurons]
+    a, b = np.take_along_axis(a, rest, 0), np.take_along_axis(b, rest, 0)
+    za = (a - a.mean(0)) / np.maximum(a.std(0), 1e-12)
+    zb = (b - b.mean(0)) / np.maximum(b.std(0), 1e-12)
+    r = (za * zb).mean(0)
+    rng = np.random.default_rng(seed)
+    perms = np.stack([rng.permutation(k - 1) for _ in range(n_perm)])  # [B, k-1]
+    hits = np.zeros(n)
+    for lo in range(0, n_perm, chunk):
+        pb = zb[perms[lo : lo + chunk]]  # [b, k-1, neurons]
+        hits += ((pb * za[None]).mean(1) >= r[None] - 1e-12).sum(0)
+    return r, (1 + hits) / (1 + n_perm)
+
+
+def sign_flips(w: int, n: int, rng: np.random.Generator) -> np.ndarray:
+    """All 2^w sign vectors [2^w, w] when there are at most `n`, else `n` random ones (the threshold's null)."""
+    if w < 30 and 2 ** w <= n:
+        return np.array(list(product((1.0, -1.0), repeat=w)))
+    return rng.choice((1.0, -1.0), size=(n, w))
+
+
+# ------------------------------------------------------------------------------------------------ census
 @dataclass
 class Census:
-    """Per-neuron records of one census (arrays aligned on `site`/`unit`) plus the thresholds used."""
+    """Per-neuron records of one census (arrays aligned on `site`/`unit`), the thresholds and the design numbers."""
 
     site: np.ndarray
     layer: np.ndarray
@@ -133,6 +214,7 @@ class Census:
     arrays: dict[str, np.ndarray]
     thresholds: dict[str, float]
     alpha: float
+    design: dict = field(default_factory=dict)
 
     @property
     def cls(self) -> np.ndarray:
@@ -156,45 +238,51 @@ class Census:
                 for i in idx]
 
 
-def census_groupings(stimuli: dict[str, np.ndarray], n_perm: int, seed: int) -> dict[str, Grouping]:
-    """The three groupings the census needs, from the store's stimulus columns."""
-    need = {"set", "colour", "word", "ink", "condition"}
-    missing = need - set(stimuli)
-    if missing:
-        raise InterpError(f"the store lacks stimulus columns {sorted(missing)}: capture the `census` probe set "
-                          "(clip-interp cache --stimuli census ...)")
-    s, cond = stimuli["set"], stimuli["condition"]
-    t_idx = {t: i for i, t in enumerate(TERMS)}
-    patch = np.flatnonzero(s == "colour_patches")
-    neutral = np.flatnonzero(cond == "word_only")
-    words = np.flatnonzero(np.isin(cond, ["congruent", "incongruent", "word_only"]))
-    bars = np.flatnonzero(cond == "ink_only")
-    nonw = np.flatnonzero(cond == "nonword")
-    if len(patch) < 2 * len(TERMS) or len(neutral) < len(TERMS) or len(bars) < 2 or len(nonw) < 2:
-        raise InterpError("too few census stimuli: need colour patches, word-only, ink-only and non-word images")
-    text_rows = np.concatenate([words, bars, nonw])
-    text_lab = np.r_[np.zeros(len(words), int), np.ones(len(bars), int), np.full(len(nonw), 2)]
-    return {
-        "colour": Grouping.make("colour", patch, np.array([t_idx[c] for c in stimuli["colour"][patch]]), len(TERMS), n_perm, seed),
-        "word": Grouping.make("word", neutral, np.array([t_idx[w] for w in stimuli["word"][neutral]]), len(TERMS), n_perm, seed + 1),
-        "text": Grouping.make("text", text_rows, text_lab, 3, n_perm, seed + 2),
-    }
+def cell_means(store: ActivationStore, site: str, reduction: str, design: CensusDesign, block_rows: int = 4096) -> np.ndarray:
+    """Mean activation per stimulus cell [cells, neurons] of one site, streamed over row blocks (float64 sums)."""
+    view = store[site, reduction]
+    if len(view.shape) != 2:
+        raise InterpError(f"{site}:{reduction} has shape {view.shape}; the census needs [n, neurons]")
+    sums = np.zeros((design.n_cells, view.shape[1]))
+    counts = np.zeros(design.n_cells)
+    for rows, block in store.iter_blocks(site, reduction, block_rows):
+        c = design.cell_of_row[rows.start : rows.start + len(block)]
+        keep = np.flatnonzero(c >= 0)
+        if not len(keep):
+            continue
+        ind = sparse.csr_matrix((np.ones(len(keep)), (c[keep], np.arange(len(keep)))), shape=(design.n_cells, len(keep)))
+        sums += ind @ block[keep].astype(np.float64)
+        counts += np.bincount(c[keep], minlength=design.n_cells)
+    if (counts == 0).any():
+        raise InterpError(f"{store.path}: {int((counts == 0).sum())} census cells have no committed rows")
+    return sums / counts[:, None]
+
+
+def _per_word(x: np.ndarray, words: np.ndarray) -> np.ndarray:
+    uniq = np.unique(words)
+    return np.stack([x[words == w].mean(0) for w in uniq])
 
 
 def classify(store: ActivationStore, sites: Sequence[str], reduction: str = "cls", alpha: float = 0.05,
-             n_perm: int = 20, null_quantile: float = 0.99, seed: int = 0, block_rows: int = 4096,
-             progress: bool = False, stimuli: Optional[dict[str, np.ndarray]] = None) -> Census:
+             n_perm: int = 200, null_quantile: float = 0.99, seed: int = 0, block_rows: int = 4096,
+             progress: bool = False, stimuli: Optional[dict[str, np.ndarray]] = None,
+             tuning_perm: int = 9999) -> Census:
     """Run the census over `sites` (each [n, neurons] at `reduction`) of a store captured on the census set.
 
-    `stimuli` overrides the store's label columns (e.g. shuffled labels for a null check).
+    `stimuli` overrides the store's label columns (e.g. shuffled labels for a null check); `n_perm` permutations
+    set the ANOVA thresholds, `tuning_perm` orderings the tuning-agreement p-values.
     """
     if stimuli is None:
         have = set(store.stimuli_columns())
-        stimuli = {c: store.column(c) for c in ("set", "colour", "word", "ink", "condition") if c in have}
-    groups = census_groupings(stimuli, n_perm, seed)
-    n_total = store.n_committed
-    if n_total < store.n_rows:
-        raise InterpError(f"{store.path} is incomplete ({n_total}/{store.n_rows} rows): finish it with --resume first")
+        stimuli = {c: store.column(c) for c in NEED if c in have}
+    design = census_design(stimuli)
+    if store.n_committed < store.n_rows:
+        raise InterpError(f"{store.path} is incomplete ({store.n_committed}/{store.n_rows} rows): finish it with --resume first")
+    k = len(TERMS)
+    rng = np.random.default_rng(seed)
+    perm_c = np.stack([rng.permutation(design.colour_labels) for _ in range(n_perm)]) if n_perm else np.zeros((0, 0), int)
+    perm_w = np.stack([rng.permutation(design.word_labels) for _ in range(n_perm)]) if n_perm else np.zeros((0, 0), int)
+    flips = {c: sign_flips(len(a), n_perm, rng) for c, (a, _, _) in design.pairs.items()}
     per_site = []
     it: Iterable[str] = sites
     if progress:
@@ -202,52 +290,68 @@ def classify(store: ActivationStore, sites: Sequence[str], reduction: str = "cls
 
         it = tqdm(sites, desc="census", unit="site")
     for site in it:
-        view = store[site, reduction]
-        if len(view.shape) != 2:
-            raise InterpError(f"{site}:{reduction} has shape {view.shape}; the census needs [n, neurons]")
-        accs = {k: _Acc(g, view.shape[1], n_total) for k, g in groups.items()}
-        for rows, block in store.iter_blocks(site, reduction, block_rows):
-            for a in accs.values():
-                a.add(rows.start, block)
-        p_c, clsi, pref_c, null_c = _anova(accs["colour"])
-        p_w, clsi_w, pref_w, null_w = _anova(accs["word"])
-        p_t, tsi, null_t = _welch(accs["text"], 0, 1)
-        p_nw, d_nw, _ = _welch(accs["text"], 0, 2)
-        per_site.append(dict(site=site, p_c=p_c, clsi=clsi, pref_c=pref_c, null_c=null_c, p_w=p_w, clsi_w=clsi_w,
-                             pref_w=pref_w, null_w=null_w, p_t=p_t, tsi=tsi, null_t=null_t, p_nw=p_nw, d_nw=d_nw))
-    cat = {k: np.concatenate([d[k] for d in per_site], axis=-1) for k in per_site[0] if k != "site"}
+        m = cell_means(store, site, reduction, design, block_rows)
+        d = {"site": site}
+        d["p_c"], d["clsi"], d["pref_c"], d["null_c"] = anova_index(m[design.colour_cells], design.colour_labels, k, perm_c)
+        d["p_w"], d["clsi_w"], d["pref_w"], d["null_w"] = anova_index(m[design.word_cells], design.word_labels, k, perm_w)
+        d["tune_c"] = _per_word(m[design.colour_cells], design.colour_labels)  # [k, neurons] tuning curves
+        d["tune_w"] = _per_word(m[design.word_cells], design.word_labels)
+        for c, (a, b, w) in design.pairs.items():
+            d[f"p_{c}"], d[f"d_{c}"], d[f"null_{c}"] = paired_index(m[a] - m[b], flips[c])
+            d[f"words_{c}"] = (_per_word(m[a] - m[b], w) > 0).sum(0)
+        per_site.append(d)
+    cat = {key: np.concatenate([d[key] for d in per_site], axis=-1) for key in per_site[0] if key != "site"}
     site_col = np.concatenate([[d["site"]] * len(d["clsi"]) for d in per_site])
     unit = np.concatenate([np.arange(len(d["clsi"])) for d in per_site])
-    tau = {"colour": float(np.quantile(cat["null_c"], null_quantile)) if cat["null_c"].size else 0.0,
-           "word": float(np.quantile(cat["null_w"], null_quantile)) if cat["null_w"].size else 0.0,
-           "text": float(np.quantile(cat["null_t"], null_quantile)) if cat["null_t"].size else 0.0}
-    q_c, _ = benjamini_hochberg(cat["p_c"], alpha)
-    q_w, _ = benjamini_hochberg(cat["p_w"], alpha)
-    q_t, _ = benjamini_hochberg(cat["p_t"], alpha)
-    colour_sel = (q_c <= alpha) & (cat["clsi"] > tau["colour"])
-    word_colour = (q_w <= alpha) & (cat["clsi_w"] > tau["word"])
-    text_cand = (q_t <= alpha) & (cat["tsi"] > tau["text"])
-    q_nw = np.full(len(unit), np.nan)
-    if text_cand.any():
-        q_nw[text_cand] = benjamini_hochberg(cat["p_nw"][text_cand], alpha)[0]
-    text_sel = text_cand & (q_nw <= alpha)
-    multimodal = colour_sel & word_colour & (cat["pref_c"] == cat["pref_w"])
+
+    def tau(null: np.ndarray) -> float:
+        return float(np.quantile(null, null_quantile)) if null.size else 0.0
+
+    th = {"colour": tau(cat["null_c"]), "word": tau(cat["null_w"]), "text_strokes": tau(cat["null_strokes"]),
+          "text_anagram": tau(cat["null_anagram"])}
+    q = {key: benjamini_hochberg(cat[f"p_{key}"], alpha)[0] for key in ("c", "w", "strokes", "anagram")}
+    colour_sel = (q["c"] <= alpha) & (cat["clsi"] > th["colour"])
+    word_sel = (q["w"] <= alpha) & (cat["clsi_w"] > th["word"])
+    beats_strokes = (q["strokes"] <= alpha) & (cat["d_strokes"] > th["text_strokes"])
+    beats_anagram = (q["anagram"] <= alpha) & (cat["d_anagram"] > th["text_anagram"])
+    text_sel = beats_strokes & beats_anagram
+    cand = colour_sel & word_sel
+    r_tune = np.full(len(unit), np.nan)
+    p_tune = np.full(len(unit), np.nan)
+    q_tune = np.full(len(unit), np.nan)
+    if cand.any():
+        r_tune[cand], p_tune[cand] = tuning_agreement(cat["tune_c"][:, cand], cat["tune_w"][:, cand], tuning_perm, seed + 7)
+        q_tune[cand] = benjamini_hochberg(p_tune[cand], alpha)[0]
+    multimodal = cand & (q_tune <= alpha) & (r_tune > 0)
+    same_pref = cand & (cat["pref_c"] == cat["pref_w"])
+    # what the old rule (same preferred colour) finds by chance: independent preferences, observed marginals
+    fc = np.bincount(cat["pref_c"][cand], minlength=k) / max(cand.sum(), 1)
+    fw = np.bincount(cat["pref_w"][cand], minlength=k) / max(cand.sum(), 1)
     cls = np.where(multimodal, "multimodal_colour", np.where(text_sel, "text", np.where(colour_sel, "colour", "none")))
     terms = np.array(TERMS)
     arrays = {"class": cls.astype(object), "colour_selective": colour_sel, "text_selective": text_sel,
-              "multimodal_colour": multimodal, "pref_colour": terms[cat["pref_c"]].astype(object),
+              "word_selective": word_sel, "multimodal_colour": multimodal, "pref_colour": terms[cat["pref_c"]].astype(object),
               "pref_word": terms[cat["pref_w"]].astype(object), "clsi": cat["clsi"], "clsi_words": cat["clsi_w"],
-              "tsi": cat["tsi"], "word_vs_nonword": cat["d_nw"], "p_colour": cat["p_c"], "q_colour": q_c,
-              "p_words": cat["p_w"], "q_words": q_w, "p_text": cat["p_t"], "q_text": q_t, "q_nonword": q_nw}
+              "tsi": cat["d_strokes"], "tsi_anagram": cat["d_anagram"], "words_above_strokes": cat["words_strokes"],
+              "words_above_anagram": cat["words_anagram"], "tuning_r": r_tune,
+              "p_colour": cat["p_c"], "q_colour": q["c"], "p_words": cat["p_w"], "q_words": q["w"],
+              "p_text": cat["p_strokes"], "q_text": q["strokes"], "p_anagram": cat["p_anagram"], "q_anagram": q["anagram"],
+              "p_tuning": p_tune, "q_tuning": q_tune}
+    summary = {**design.describe(), "permutations": int(n_perm), "sign_flips": int(len(next(iter(flips.values())))),
+               "tuning_permutations": int(tuning_perm), "null_quantile": null_quantile,
+               "beats_strokes": int(beats_strokes.sum()), "beats_anagram": int(beats_anagram.sum()),
+               "multimodal_candidates": int(cand.sum()), "same_preferred_colour": int(same_pref.sum()),
+               "same_preferred_expected_by_chance": round(float(cand.sum() * (fc * fw).sum()), 2),
+               "multimodal_false_calls_bound": round(float(alpha * multimodal.sum()), 2)}
     layer = np.array([site_layer(s) for s in site_col])
-    return Census(site_col, layer, unit, reduction, arrays, tau, alpha)
+    return Census(site_col, layer, unit, reduction, arrays, th, alpha, summary)
 
 
 def save_census(store_path, census: Census, params: Optional[dict] = None) -> None:
     """Commit the census into the store (crash-safely; it replaces the census at its reduction)."""
     record = CensusRecord(census.reduction, census.site.astype(str), census.unit,
                           {"layer": census.layer, **census.arrays}, census.thresholds,
-                          {"alpha": census.alpha, **(params or {})})
+                          {"alpha": census.alpha, "design": json.dumps(census.design), **(params or {})})
     with ActivationStore(store_path, mode="a") as stw:
         stw.write_census(record)
 
@@ -261,6 +365,11 @@ def load_census(store: ActivationStore, reduction: str = "cls") -> Census:
                           f"{store.path} --reduction {reduction}` first") from None
     arrays = dict(rec.columns)
     layer = arrays.pop("layer")
-    for k in ("class", "pref_colour", "pref_word"):
-        arrays[k] = arrays[k].astype(object)
-    return Census(rec.site, layer, rec.unit, reduction, arrays, rec.thresholds, float(rec.params["alpha"]))
+    if "tsi_anagram" not in arrays:
+        raise InterpError(f"the census at {reduction} in {store.path} predates the matched text contrast: rerun "
+                          f"`clip-interp neurons classify --store {store.path} --reduction {reduction}`")
+    for key in ("class", "pref_colour", "pref_word"):
+        arrays[key] = arrays[key].astype(object)
+    design = rec.params.get("design", "{}")
+    return Census(rec.site, layer, rec.unit, reduction, arrays, rec.thresholds, float(rec.params["alpha"]),
+                  json.loads(design) if isinstance(design, str) else dict(design))

@@ -68,8 +68,9 @@ def build_atlas(lm: Optional[LoadedModel], store_path: Path, out: Path, reductio
         sites = list(dict.fromkeys(census.site.tolist()))
         cond, sets = stim.get("condition", np.array([""] * n)), stim.get("set", np.array([""] * n))
         patch_rows = np.flatnonzero(sets[:n] == "colour_patches")
-        word_rows = np.flatnonzero(cond[:n] == "word_only")
-        ink_rows = np.flatnonzero(np.isin(cond[:n], ["congruent", "incongruent"]))
+        ink = stim.get("ink", np.array([""] * n))
+        word_rows = np.flatnonzero((cond[:n] == "text_word") & (ink[:n] == "neutral"))  # the census's word tuning
+        ink_rows = np.flatnonzero((cond[:n] == "text_word") & (ink[:n] != "neutral"))
         used_rows: set[int] = set()
         index_rows = []
         for li, site in enumerate(sites):
@@ -94,8 +95,8 @@ def build_atlas(lm: Optional[LoadedModel], store_path: Path, out: Path, reductio
                     rec = recs[j]
                     cards[u] = {
                         "site": site, "unit": u, "class": rec["class"],
-                        "stats": {k: rec[k] for k in ("clsi", "clsi_words", "tsi", "word_vs_nonword", "p_colour",
-                                                      "q_colour", "p_words", "q_words", "p_text", "q_text")},
+                        "stats": {k: rec[k] for k in ("clsi", "clsi_words", "tsi", "tsi_anagram", "tuning_r", "p_colour",
+                                                      "q_colour", "p_words", "q_words", "p_text", "q_text", "q_anagram")},
                         "pref_colour": rec["pref_colour"], "pref_word": rec["pref_word"],
                         "top": [[int(t), float(acts[t, u])] for t in top[u]],
                         "tuning_colour": tc[u].round(4).tolist() if tc is not None else [],

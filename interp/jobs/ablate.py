@@ -174,7 +174,7 @@ def _job_run(ctx: Context, exp: Experiment) -> dict:
     store = Path(ctx.results[exp.store]["store"])
     reductions = ctx.results["census"]["reductions"]
     defaults = dict(exp.defaults)
-    # text is read where the letters are (the patch mean); other classes come from the first census (CLS if any)
+    # the zero-shot decision reads the CLS embedding, so units are picked by the CLS census where there is one
     reduction = defaults.pop("reduction", reductions[0])
     opts = argparse.Namespace(reduction=reduction if reduction in reductions else reductions[0], mode=exp.mode,
                               **defaults)
@@ -239,7 +239,7 @@ def render(exp: Experiment, r: dict) -> Rendered:
 declare(Experiment("stroop", "Text-selective units and the Stroop task", "census",
                    lambda store, o: census_targets(store, o.neurons or "text-selective", o.reduction), _stroop_eval,
                    "neuron", ("word_incongruent", "ink_incongruent", "stroop_effect", "ink_incongruent_margin", "colour_patches"),
-                   defaults=(("heads", 3), ("neurons", None), ("reduction", "mean")),
+                   defaults=(("heads", 3), ("neurons", None), ("reduction", "cls")),
                    claim="Do the text-selective units carry the word's win over the ink? Ablating them should lower word reading "
                    "and raise ink naming on incongruent images beyond matched control sets, and leave colour naming of "
                    "plain patches intact."))
@@ -316,8 +316,8 @@ def _arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--mode", choices=["zero", "mean", "resample"], default=None, help="ablation (default: the experiment's)")
     sp.add_argument("--controls", type=int, default=200, help="matched random control sets (default 200)")
     sp.add_argument("--heads", type=int, default=3, help="ior: number of large-object heads")
-    sp.add_argument("--reduction", choices=["cls", "mean"], default="mean",
-                    help="which census picks the units: at the CLS token or the patch mean (default)")
+    sp.add_argument("--reduction", choices=["cls", "mean"], default="cls",
+                    help="which census picks the units: at the CLS token (default) or the patch mean")
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--out", default="ablation-results")
     sp.add_argument("--quiet", action="store_true")

@@ -57,7 +57,7 @@ def plot_census(table: dict[str, dict[str, int]], fig) -> None:
 
 
 def census(store_path: Path, reduction: str = "cls", sites_glob: str = "visual.blocks.*.mlp.post",
-           out: Optional[Path] = None, alpha: float = 0.05, n_perm: int = 20, progress: bool = True) -> dict:
+           out: Optional[Path] = None, alpha: float = 0.05, n_perm: int = 200, progress: bool = True) -> dict:
     """Run the census on a store, write it into the store, census_<reduction>.json and .png; return the result."""
     from ..analyze.neurons import classify, save_census
 
@@ -71,7 +71,7 @@ def census(store_path: Path, reduction: str = "cls", sites_glob: str = "visual.b
     out.mkdir(parents=True, exist_ok=True)
     table = result.table()
     payload = {"reduction": reduction, "alpha": alpha, "permutations": n_perm, "thresholds": result.thresholds,
-               "per_layer": table, "totals": {c: int(sum(r[c] for r in table.values())) for c in
+               "design": result.design, "per_layer": table, "totals": {c: int(sum(r[c] for r in table.values())) for c in
                                               ("multimodal_colour", "text", "colour", "total")}}
     (out / f"census_{reduction}.json").write_text(json.dumps({**payload, "neurons": result.records(result.cls != "none")},
                                                              indent=1, default=str))
@@ -82,7 +82,12 @@ def census(store_path: Path, reduction: str = "cls", sites_glob: str = "visual.b
 def census_text(payload: dict) -> str:
     """The census as an aligned text table."""
     th = ", ".join(f"{k}={v:.2f}" for k, v in payload["thresholds"].items())
+    d = payload["design"]
     lines = [f"census at {payload['reduction']} (alpha={payload['alpha']}, thresholds {th})",
+             f"cells: {d['colour_patch_cells']} colour patches, {d['neutral_word_cells']} neutral-ink words, "
+             f"{d['anagram_pairs']} word/anagram/strokes triples over {d['anagram_words']} words",
+             f"multimodal candidates (colour- and word-selective): {d['multimodal_candidates']}; sharing a preferred colour: "
+             f"{d['same_preferred_colour']} (expected by chance {d['same_preferred_expected_by_chance']})",
              f"{'site':<28} {'multimodal':>10} {'text':>6} {'colour':>7} {'total':>6}"]
     for s, row in payload["per_layer"].items():
         lines.append(f"{s:<28} {row['multimodal_colour']:>10} {row['text']:>6} {row['colour']:>7} {row['total']:>6}")
@@ -114,23 +119,40 @@ def _census(ctx: Context) -> dict:
 def _summary(r: dict) -> str:
     parts = []
     for red, c in r["by_reduction"].items():
-        t = c["totals"]
+        t, d = c["totals"], c["design"]
         where = "the CLS token" if red == "cls" else "the patch mean"
         parts.append(f"at {where} {t['text']} text-selective, {t['colour']} colour-selective and {t['multimodal_colour']} "
-                     f"multimodal colour {r['unit']}s of {t['total']}")
+                     f"multimodal colour {r['unit']}s of {t['total']} ({d['multimodal_candidates']} are selective in both "
+                     f"modalities; {d['same_preferred_colour']} of them share a preferred colour, "
+                     f"{d['same_preferred_expected_by_chance']:.1f} expected by chance)")
     return "Census (" + f"α = {next(iter(r['by_reduction'].values()))['alpha']}, FDR" + "): " + "; ".join(parts) + "."
 
 
 def _render(r: dict) -> Rendered:
-    out = Rendered(["Each unit is tested for colour selectivity (ANOVA over 11 colour terms on plain patches), text "
-                    "selectivity (words vs ink-only bars and vs non-words) and multimodal colour tuning (colour-selective "
-                    "on patches and on neutral-ink words with the same preferred colour); Benjamini–Hochberg FDR, "
-                    "selectivity thresholds from shuffled-label nulls."])
+    first = next(iter(r["by_reduction"].values()))["design"]
+    out = Rendered([f"Units are tested on stimulus cells (jittered copies average into one cell). Colour: ANOVA over the "
+                    f"11 colour terms on {first['colour_patch_cells']} plain patches. Text: each colour word beats its "
+                    f"scrambled strokes (same ink and ink amount, no letters) and its anagram (same letters, no word), "
+                    f"paired within {first['anagram_pairs']} word x ink x background x font cells, in every ink "
+                    f"including black and white. Multimodal colour: colour-selective on patches, word-selective on "
+                    f"{first['neutral_word_cells']} neutral-ink word cells, and the two tuning curves agree beyond a "
+                    f"shared peak (permutation test). Benjamini–Hochberg FDR; each index's threshold is the 99th "
+                    f"percentile of that index under {first['permutations']} label permutations, every permuted index "
+                    f"divided by its own SD."])
     for red, c in r["by_reduction"].items():
         rows = [[s, str(v["text"]), str(v["colour"]), str(v["multimodal_colour"]), str(v["total"])] for s, v in c["per_layer"].items()]
         th = ", ".join(f"{k} = {v:.2f}" for k, v in c["thresholds"].items())
         out.tables.append((f"Census at {red}: units per class and layer (thresholds {th}).",
                            ["site", "text", "colour", "multimodal colour", "units"], rows))
+        d = c["design"]
+        out.tables.append((f"Census at {red}: how the text and multimodal calls come about.", ["", "units"],
+                           [["beat their scrambled strokes", str(d["beats_strokes"])],
+                            ["beat their anagrams", str(d["beats_anagram"])],
+                            ["text-selective (both)", str(c["totals"]["text"])],
+                            ["selective for colour on patches and for colour words", str(d["multimodal_candidates"])],
+                            ["… sharing a preferred colour (observed / expected by chance)",
+                             f"{d['same_preferred_colour']} / {d['same_preferred_expected_by_chance']:.1f}"],
+                            ["… tuning curves agreeing beyond chance (multimodal)", str(c["totals"]["multimodal_colour"])]]))
         out.figures.append(Figure(f"census/census_{red}.png", f"Share of each class per layer, census at {red}."))
     return out
 
@@ -149,7 +171,7 @@ def _arguments(sp: argparse.ArgumentParser) -> None:
     sp.add_argument("--reduction", default="cls", choices=["cls", "mean", "max"])
     sp.add_argument("--sites", default="visual.blocks.*.mlp.post", help="site glob of MLP neuron sites")
     sp.add_argument("--alpha", type=float, default=0.05)
-    sp.add_argument("--permutations", type=int, default=20)
+    sp.add_argument("--permutations", type=int, default=200, help="label permutations for the thresholds (default 200)")
     sp.add_argument("--out", default=None, help="folder for census.json / census.png (default: next to the store)")
     sp.add_argument("--quiet", action="store_true")
 

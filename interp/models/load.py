@@ -162,7 +162,7 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", cache_dir: Option
     if not isinstance(spec, str) or not spec.strip():
         raise ModelSpecError("empty model spec")
     spec = spec.strip()
-    if spec.startswith("organism"):
+    if spec.startswith("organism") and ":" not in spec:  # `organism:none` is the organism's architecture, random
         return read_checkpoint(_organism_path(spec), spec, device)
     if ":" not in spec or (Path(spec).is_file() and not spec.endswith(".json")):
         path = Path(spec)

@@ -10,6 +10,7 @@ from .patches import colour_patches
 from .scenes import multi_object_scenes, single_objects
 from .shapes import SHAPE_CLASSES
 from .stroop import stroop_grid
+from .textcontrast import FONT_SIZES, text_contrast
 from .textures import TEXTURE_CLASSES
 
 PROBE_SETS = {
@@ -18,28 +19,26 @@ PROBE_SETS = {
     "multi_object": multi_object_scenes,
     "cue_conflict": cue_conflict,
     "context": context_scenes,
+    "text_contrast": text_contrast,
 }
 
 __all__ = ["StimulusSet", "Rendered", "PROBE_SETS", "colour_patches", "stroop_grid", "multi_object_scenes",
            "single_objects", "cue_conflict", "context_scenes", "COLOUR_TERMS", "TERMS", "ACHROMATIC", "CHROMATIC",
-           "SHAPE_CLASSES", "TEXTURE_CLASSES", "census_set", "rebuild", "BUILDERS"]
+           "SHAPE_CLASSES", "TEXTURE_CLASSES", "text_contrast", "census_set", "rebuild", "BUILDERS"]
 
 
 @recorded
-def census_set(size: int = 224, seed: int = 0, per_colour: int = 20, n: int | None = None) -> StimulusSet:
-    """The neuron census's stimuli: colour patches (per_colour of each term), the full Stroop grid with controls,
-    and extra neutral-ink colour words (per_colour of each word in total) for the multimodal test."""
+def census_set(size: int = 224, seed: int = 0, per_colour: int = 20, n: int | None = None,
+               font_sizes: tuple[float, ...] = FONT_SIZES) -> StimulusSet:
+    """The neuron census's stimuli: colour patches (per_colour of each term) and the matched text contrast (every
+    colour word, its anagram and its scrambled strokes, in every ink incl. neutral, at `font_sizes`); `n` sets
+    per_colour to about n / 33 (at least 4): the text contrast is always complete, since its cells are the design."""
     from .base import concat
 
     if n is not None:
         per_colour = max(4, n // (3 * len(TERMS)))
-    extra = max(0, per_colour * len(TERMS) - 4 * len(TERMS))
-    parts = [colour_patches(n=per_colour * len(TERMS), seed=seed, size=size), stroop_grid(seed=seed, size=size)]
-    if extra:
-        words = stroop_grid(n=extra, seed=seed + 1, size=size, conditions=("word_only",))
-        words.name = "neutral_words"
-        parts.append(words)
-    return concat("census", parts)
+    return concat("census", [colour_patches(n=per_colour * len(TERMS), seed=seed, size=size),
+                             text_contrast(seed=seed, size=size, font_sizes=font_sizes)])
 
 
 PROBE_SETS["census"] = census_set
