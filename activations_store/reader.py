@@ -221,6 +221,13 @@ class ActivationStore:
         width = max((p.dtype.itemsize // 4 for p in parts), default=1)
         return np.concatenate([p.astype(f"<U{width}") for p in parts]) if parts else np.zeros(0, str)
 
+    def column_rows(self, name: str, rows: slice) -> np.ndarray:
+        """One label column at `rows` (strings as fixed-width unicode), for streaming labels block by block."""
+        if name not in self._f[schema.STIMULI]:
+            raise StoreKeyError(f"{self.path} has no stimulus column {name!r}{_suggest(name, list(self._f[schema.STIMULI]))}")
+        ds = self._f[schema.STIMULI][name]
+        return np.asarray(ds.asstr()[rows], dtype=str) if h5py.check_string_dtype(ds.dtype) else ds[rows]
+
     def masks(self) -> RowView:
         """Per-object masks [n, K, h, w] of committed rows."""
         if schema.MASKS not in self._f:

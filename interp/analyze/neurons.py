@@ -43,7 +43,7 @@ from ..errors import InterpError
 from ..models.sites import site_layer
 
 CLASSES = ("multimodal_colour", "text", "colour", "none")
-NEED = ("set", "colour", "word", "ink", "condition", "cell")
+NEED = ("id", "set", "colour", "word", "ink", "condition", "cell")
 
 
 @dataclass
@@ -68,54 +68,74 @@ class CensusDesign:
         return out
 
 
-def census_design(stimuli: dict[str, np.ndarray]) -> CensusDesign:
-    """The census design from the store's stimulus columns (a store captured on `probes.stimuli.census_set`)."""
-    missing = [c for c in NEED if c not in stimuli]
-    if missing:
-        raise InterpError(f"the store lacks stimulus columns {missing}: capture the census stimuli (`clip-interp cache "
-                          "--stimuli census ...`; stores captured before the matched text contrast must be recaptured)")
-    s, cond = np.asarray(stimuli["set"]).astype(str), np.asarray(stimuli["condition"]).astype(str)
-    cellcol = np.asarray(stimuli["cell"]).astype(str)
+def census_design(stimuli: dict[str, np.ndarray] | Iterable[dict[str, np.ndarray]]) -> CensusDesign:
+    """The census design from the stimulus columns of a store captured on `probes.stimuli.census_set`: a dict of
+    whole columns, or an iterable of consecutive row blocks of them (so a 10^7-row store keeps 4 bytes per row)."""
+    blocks = [stimuli] if isinstance(stimuli, dict) else stimuli
     t_idx = {t: i for i, t in enumerate(TERMS)}
-    n = len(s)
-    key = np.full(n, "", object)
-    patch = np.flatnonzero(s == "colour_patches")
-    key[patch] = [f"patch|{i}" for i in patch]  # every patch is an independent draw
-    textc = np.flatnonzero(s == "text_contrast")
-    key[textc] = [f"{c}|{k}" for c, k in zip(cond[textc], cellcol[textc])]
-    used = key != ""
-    names, inv = np.unique(key[used].astype(str), return_inverse=True)
-    cell_of_row = np.full(n, -1, np.int64)
-    cell_of_row[used] = inv
-    index = {nm: i for i, nm in enumerate(names)}
-    first_row = {}
-    for r in np.flatnonzero(used)[::-1]:
-        first_row[cell_of_row[r]] = r
-    colour_cells = np.array(sorted({cell_of_row[r] for r in patch}), np.int64)
-    colour_labels = np.array([t_idx[str(stimuli["colour"][first_row[c]])] for c in colour_cells], np.int64)
-    words = {k: np.array(sorted({cell_of_row[r] for r in textc if cond[r] == k}), np.int64)
-             for k in ("text_word", "text_anagram", "text_strokes")}
-    ink = np.asarray(stimuli["ink"]).astype(str)
-    word = np.asarray(stimuli["word"]).astype(str)
-    neutral = np.array([c for c in words["text_word"] if ink[first_row[c]] == "neutral"], np.int64)
-    design = CensusDesign(cell_of_row, len(names), colour_cells, colour_labels, neutral,
-                          np.array([t_idx[word[first_row[c]]] for c in neutral], np.int64))
+    index: dict[str, int] = {}
+    labels: list[tuple[str, str, str]] = []  # per cell: (colour, word, ink) of its first row
+    parts = []
+    for b in blocks:
+        missing = [c for c in NEED if c not in b]
+        if missing:
+            raise InterpError(f"the store lacks stimulus columns {missing}: capture the census stimuli (`clip-interp cache "
+                              "--stimuli census ...`; stores captured before the matched text contrast must be recaptured)")
+        s, cond = np.asarray(b["set"]).astype(str), np.asarray(b["condition"]).astype(str)
+        cellcol, colour = np.asarray(b["cell"]).astype(str), np.asarray(b["colour"]).astype(str)
+        ident = np.asarray(b["id"]).astype(str)
+        word, ink = np.asarray(b["word"]).astype(str), np.asarray(b["ink"]).astype(str)
+        out = np.full(len(s), -1, np.int32)
+        rows = np.flatnonzero((s == "colour_patches") | (s == "text_contrast"))
+        # every patch is an independent draw (copies share its id); a text cell is its condition and base cell
+        keys = np.where(s[rows] == "colour_patches", np.char.add("patch|", ident[rows]),
+                        np.char.add(np.char.add(cond[rows], "|"), cellcol[rows]))
+        uniq, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+        ids = np.empty(len(uniq), np.int32)
+        for u, (key, r) in enumerate(zip(uniq.tolist(), rows[first])):
+            c = index.get(key)
+            if c is None:
+                c = index[key] = len(labels)
+                labels.append((colour[r], word[r], ink[r]))
+            ids[u] = c
+        out[rows] = ids[inv.ravel()]
+        parts.append(out)
+    names = list(index)
+    kind = np.array([nm.split("|", 1)[0] for nm in names])
+    colour_cells = np.flatnonzero(kind == "patch")
+    colour_labels = np.array([t_idx[labels[c][0]] for c in colour_cells], np.int64)
+    word_cells = np.flatnonzero(kind == "text_word")
+    neutral = np.array([c for c in word_cells if labels[c][2] == "neutral"], np.int64)
+    design = CensusDesign(np.concatenate(parts) if parts else np.zeros(0, np.int32), len(names), colour_cells,
+                          colour_labels, neutral, np.array([t_idx[labels[c][1]] for c in neutral], np.int64))
     for contrast, other in (("strokes", "text_strokes"), ("anagram", "text_anagram")):
-        a, b, w = [], [], []
-        for c in words["text_word"]:
-            base = names[c].split("|", 1)[1]
-            partner = index.get(f"{other}|{base}")
+        a, b_, w = [], [], []
+        for c in word_cells:
+            partner = index.get(f"{other}|{names[c].split('|', 1)[1]}")
             if partner is not None:
-                a.append(c), b.append(partner), w.append(t_idx[word[first_row[c]]])
-        design.pairs[contrast] = (np.array(a, np.int64), np.array(b, np.int64), np.array(w, np.int64))
+                a.append(c), b_.append(partner), w.append(t_idx[labels[c][1]])
+        design.pairs[contrast] = (np.array(a, np.int64), np.array(b_, np.int64), np.array(w, np.int64))
     if len(colour_cells) < 2 * len(TERMS) or len(np.unique(colour_labels)) < len(TERMS):
-        raise InterpError(f"too few colour-patch cells ({len(colour_cells)}): the census needs at least two per colour term")
+        raise InterpError(f"too few colour-patch cells ({len(colour_cells)}): the census needs at least two per colour "
+                          "term (stores captured before the matched text contrast must be recaptured)")
     if len(np.unique(design.word_labels)) < len(TERMS) or len(neutral) < 2 * len(TERMS):
-        raise InterpError(f"too few neutral-ink word cells ({len(neutral)}): the census needs at least two per colour word")
+        raise InterpError(f"too few neutral-ink word cells ({len(neutral)}): the census needs at least two per colour "
+                          "word (stores captured before the matched text contrast must be recaptured)")
     for k, (a, _, w) in design.pairs.items():
         if len(np.unique(w)) < 6:
             raise InterpError(f"the text contrast words vs {k} covers {len(np.unique(w))} words; the census needs >= 6")
     return design
+
+
+def store_design(store: ActivationStore, block_rows: int = 1 << 16) -> CensusDesign:
+    """The census design of a store, its label columns streamed in row blocks."""
+    have = set(store.stimuli_columns())
+    missing = [c for c in NEED if c not in have]
+    if missing:
+        return census_design({c: store.column(c) for c in have})  # raises, naming what is missing
+    n = store.n_rows
+    return census_design({c: store.column_rows(c, slice(lo, min(n, lo + block_rows))) for c in NEED}
+                         for lo in range(0, n, block_rows))
 
 
 # ------------------------------------------------------------------------------------------------ statistics
@@ -272,10 +292,7 @@ def classify(store: ActivationStore, sites: Sequence[str], reduction: str = "cls
     `stimuli` overrides the store's label columns (e.g. shuffled labels for a null check); `n_perm` permutations
     set the ANOVA thresholds, `tuning_perm` orderings the tuning-agreement p-values.
     """
-    if stimuli is None:
-        have = set(store.stimuli_columns())
-        stimuli = {c: store.column(c) for c in NEED if c in have}
-    design = census_design(stimuli)
+    design = store_design(store) if stimuli is None else census_design(stimuli)
     if store.n_committed < store.n_rows:
         raise InterpError(f"{store.path} is incomplete ({store.n_committed}/{store.n_rows} rows): finish it with --resume first")
     k = len(TERMS)
