@@ -125,12 +125,15 @@ class FakeLoadedModel:
         self.encoder, self.model, self.spec = encoder, self, "fake-stroop"
         self.image_size = encoder.image_size
         self.codes: list[tuple[str, str]] = []
+        self.hashes: list[str] = []  # the pixels behind each code, to tell which images a consumer was given
 
     def images_to_tensor(self, images):
         import torch
 
         start = len(self.codes)
-        self.codes.extend(self.encoder.labels[key(im)] for im in images)
+        hashes = [key(im) for im in images]
+        self.hashes.extend(hashes)
+        self.codes.extend(self.encoder.labels[h] for h in hashes)
         return torch.arange(start, start + len(images), dtype=torch.float64)[:, None]
 
     def encode_image(self, x):
