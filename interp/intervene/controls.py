@@ -11,6 +11,7 @@ distinct sets, unit coverage, mean pairwise Jaccard, size balance and the smalle
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -245,8 +246,9 @@ def draw_control_sets(target: Mapping[str, Sequence[int]], pool: UnitPool, n_set
 class Metric:
     """A behavioural metric over per-item outcomes: the mean of task `a`, minus the mean of task `b` when given.
 
-    `binary` tasks hold 0/1 correctness (CIs by Wilson / Newcombe, McNemar across conditions); others hold
-    continuous per-item values (e.g. a logit margin)."""
+    `binary` tasks hold 0/1 correctness (CIs by Wilson / Newcombe on stimulus cells, effects by Newcombe's paired
+    interval, McNemar across conditions); others hold continuous per-item values (e.g. a logit margin). A metric
+    with `b` compares tasks on disjoint items (different conditions), so its two groups are independent."""
 
     name: str
     a: str
@@ -404,8 +406,11 @@ def _effect_ci(ev: Evaluation, base: Mapping[str, np.ndarray], alt: Mapping[str,
     every = split(np.arange(int(offsets[-1])))
     # the point estimate: the excess over the mean of every control set
     value = metric.value(d, every) - (_mean_metric(metric, r, every) if r is not None and n_sets else 0.0)
-    return estimate_from_replicates(value, reps, int(offsets[-1]), "cluster-bootstrap" if r is None else
-                                    "cluster-and-control-set bootstrap")
+    e = estimate_from_replicates(value, reps, int(offsets[-1]), "cluster-bootstrap" if r is None else
+                                 "cluster-and-control-set bootstrap")
+    detail = " vs ".join(f"{lens[t]} items in {len(set(clusters[offsets[i]:offsets[i + 1]]))} cells"
+                         for i, t in enumerate(tasks))
+    return dataclasses.replace(e, n_detail=detail)
 
 
 def _mcnemar(before: np.ndarray, after: np.ndarray, cells: Optional[np.ndarray]) -> dict:
