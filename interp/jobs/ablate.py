@@ -19,7 +19,7 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from ..intervene.controls import ControlResult, UnitSet, run_controls
 from ..models.loaded import LoadedModel
 from .figures import control_histograms, dose_response, histogram_size, save_figure
 from .registry import Command, Context, Figure, Job, Rendered, command, register
+
+if TYPE_CHECKING:
+    from ..intervene.evals import ZeroShotEval
 
 CENSUS_CLASSES = {"text-selective": "text_selective", "multimodal-colour": "multimodal_colour",
                   "colour-selective": "colour_selective"}
@@ -167,7 +170,7 @@ def run_experiment(exp: Experiment, lm: LoadedModel, store_path: Path, opts: arg
     return payload
 
 
-def stimulus_sets(ev, store_path: Path) -> dict:
+def stimulus_sets(ev: ZeroShotEval, store_path: Path) -> dict:
     """Which stimuli did what: the selection (the store's stimulus set, rebuilt from its recipe), the reference and
     the evaluation, checked to be disjoint (pixel hashes) with a held-out font where the design has one. Reference
     images identical to a selection image (a jitter that rounds to no shift) are dropped from `ev.reference` first."""
