@@ -109,7 +109,7 @@ REFERENCE_SEED = 2
 EVALUATION_SEED = 3
 
 
-def _stroop_part(condition: str, copies: int, seed: int, size: int) -> "StimulusSet":
+def _stroop_part(condition: str, copies: int, seed: int, size: int) -> StimulusSet:
     """`copies` jittered copies of every cell of one condition at the held-out font, on the background the grid
     gives that ink's non-words (its first admissible one), so conditions differ in the word, not the background."""
     from probes.stimuli import COLOUR_TERMS, stroop_grid
@@ -119,7 +119,8 @@ def _stroop_part(condition: str, copies: int, seed: int, size: int) -> "Stimulus
     per_cycle = len(stroop_grid(**args))
     grid = stroop_grid(n=copies * per_cycle, **args)
     ink, bg = grid.column("ink"), grid.column("background")
-    keep = [i for i in range(len(grid)) if bg[i] == backgrounds_for(COLOUR_TERMS[ink[i]], 1.6)[0]]
+    floor = grid.recipe["args"]["contrast_floor"]
+    keep = [i for i in range(len(grid)) if bg[i] == backgrounds_for(COLOUR_TERMS[ink[i]], floor)[0]]
     out = grid.subset(keep)
     out.params = {**out.params, "backgrounds": f"the ink's first admissible one ({len(keep)} of {len(grid)} items)"}
     return out

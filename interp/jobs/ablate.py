@@ -6,12 +6,12 @@ control sets through the one control engine (`interp.intervene.controls`). Decla
   facilitation, word intrusion and the ink-vs-word margin on held-out Stroop images, and colour naming of plain
   patches (the control that colour vision survives).
 - `colour`: the same for multimodal colour units (expected to hurt colour naming).
+- `ior`: ablate the heads that put most CLS attention on the large object; measure IOR's large-object preference.
 
 The Stroop experiments keep three disjoint stimulus sets (`interp.intervene.evals`): the census selects the units,
 a reference set (another seed, jittered) gives the mean-ablation replacement and the perturbation sizes, and the
 evaluation set (other seeds, jittered, a font size neither uses) measures every effect. The result says which set
 did what, and the sets are checked to share no image.
-- `ior`: ablate the heads that put most CLS attention on the large object; measure IOR's large-object preference.
 """
 from __future__ import annotations
 
