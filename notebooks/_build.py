@@ -76,11 +76,15 @@ d_anagram = a[fc == "text_word"] - a[fc == "text_anagram"]
 d_strokes = a[fc == "text_word"] - a[fc == "text_strokes"]
 print(f"held out: words - anagrams {d_anagram.mean():+.3f} (SD {d_anagram.std():.3f}, n={len(d_anagram)} cells), "
       f"words - strokes {d_strokes.mean():+.3f}")
-assert d_anagram.mean() > 0 and d_strokes.mean() > 0"""),
+assert d_anagram.mean() > 0 and d_strokes.mean() > 0
+assert set(change) == {"ink_incongruent", "ink_congruent", "ink_nonword", "word_incongruent", "word_intrusion",
+                       "colour_patches", "stroop_effect", "interference", "facilitation"}"""),
     ],
     "02_stroop_ablation": [
         ("md", "# The Stroop ablation\nDoes ablating the text-selective neurons weaken the Stroop effect, more than "
-               "random neuron sets matched in layer and activation?"),
+               "random neuron sets matched in layer and perturbation size? The census selects the units, a reference "
+               "set gives the mean-ablation replacement, and the effect is measured on held-out images (other seeds, "
+               "jitter, a font size neither of the others uses)."),
         ("code", SETUP),
         ("code", """from interp import load_model
 from interp.jobs.probe import run_probe
@@ -104,6 +108,12 @@ exp = EXPERIMENTS["stroop"]
 opts = argparse.Namespace(reduction="cls", neurons=None, mode="mean", heads=3)
 result = run_experiment(exp, lm, store, opts, n_controls=30, out=WORK, progress=False)
 print(summary(exp, result))"""),
+        ("code", """# which stimuli did what: the census picked the units, the reference set gave the mean ablation's
+# replacement, the evaluation set measured every effect; no image is shared and the evaluation's font is held out
+for role in ("selection", "reference", "evaluation"):
+    d = result["stimuli"][role]
+    print(f"{role:<11} seeds {d['seeds']} fonts {d['fonts']} n={d['n']}")
+print(result["stimuli"]["disjoint"]["shared_images"])"""),
         ("code", """# the experiment's figure: each metric's effect (red, with its CI) against the matched control sets (grey)
 from IPython.display import Image
 Image(filename=str(WORK / "ablation_stroop.png"))"""),
@@ -111,7 +121,8 @@ Image(filename=str(WORK / "ablation_stroop.png"))"""),
 # control sets do on average (the effect and the excess are both below zero)
 w = result["effect"]["word_incongruent"]
 assert w["value"] < 0 and result["excess_over_random"]["word_incongruent"]["value"] < 0
-assert result["controls"]["n_distinct"] == 30"""),
+assert result["controls"]["n_distinct"] == 30
+assert set(result["stimuli"]["disjoint"]["shared_images"].values()) == {0}"""),
     ],
     "03_multi_object_bias": [
         ("md", "# Multi-object bias\nTOR, IOR and image-text matching, and where the CLS token looks (attention mass)."),

@@ -11,6 +11,7 @@ distinct sets, unit coverage, mean pairwise Jaccard, size balance and the smalle
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from dataclasses import dataclass, field
@@ -18,8 +19,9 @@ from typing import Callable, ContextManager, Mapping, Optional, Sequence
 
 import numpy as np
 
-from probes.stats import (Estimate, RankTest, accuracy, cluster_bootstrap, estimate_from_replicates, holm, mcnemar,
-                          newcombe, rank_test)
+from probes.stats import (Estimate, RankTest, cluster_bootstrap, clustered_mcnemar, clustered_mean, diff_of_proportions,
+                          estimate_from_replicates, holm, mcnemar, mover_difference, paired_difference, proportion,
+                          rank_test)
 
 from ..errors import InterpError
 
@@ -244,8 +246,9 @@ def draw_control_sets(target: Mapping[str, Sequence[int]], pool: UnitPool, n_set
 class Metric:
     """A behavioural metric over per-item outcomes: the mean of task `a`, minus the mean of task `b` when given.
 
-    `binary` tasks hold 0/1 correctness (CIs by Wilson / Newcombe, McNemar across conditions); others hold
-    continuous per-item values (e.g. a logit margin)."""
+    `binary` tasks hold 0/1 correctness (CIs by Wilson / Newcombe on stimulus cells, effects by Newcombe's paired
+    interval, McNemar across conditions); others hold continuous per-item values (e.g. a logit margin). A metric
+    with `b` compares tasks on disjoint items (different conditions), so its two groups are independent."""
 
     name: str
     a: str
@@ -262,20 +265,42 @@ class Metric:
             v -= float(np.mean(vb)) if len(vb) else float("nan")
         return v
 
-    def estimate(self, out: Mapping[str, np.ndarray]) -> Estimate:
-        """The metric with its 95% CI and n."""
+    def estimate(self, out: Mapping[str, np.ndarray], clusters: Optional[Mapping[str, np.ndarray]] = None) -> Estimate:
+        """The metric with its 95% CI and n, on stimulus cells where `clusters` gives them (task -> cell per item):
+        Wilson / Newcombe at the cells' effective sample size for binary tasks, a cluster-robust t interval (and
+        MOVER for a difference) for continuous ones."""
+        cl = clusters or {}
         a = np.asarray(out[self.a], float)
         if self.binary:
             if self.b is None:
-                return accuracy(a.astype(bool))
+                return proportion(a.astype(bool), cl.get(self.a))
             b = np.asarray(out[self.b], float)
-            return newcombe(int(a.sum()), a.size, int(b.sum()), b.size)
-        b = None if self.b is None else np.asarray(out[self.b], float)
-        sd = a.std(ddof=1) if a.size > 1 else float("nan")
-        var = sd ** 2 / a.size + ((b.std(ddof=1) ** 2 / b.size) if b is not None and b.size > 1 else 0.0)
-        v = self.value(out)
-        half = 1.959963984540054 * math.sqrt(var) if math.isfinite(var) else float("nan")
-        return Estimate(v, v - half, v + half, int(a.size + (0 if b is None else b.size)), "normal")
+            return diff_of_proportions(a.astype(bool), b.astype(bool), cl.get(self.a), cl.get(self.b))
+        ea = clustered_mean(a, cl.get(self.a))
+        if self.b is None:
+            return ea
+        return mover_difference(ea, clustered_mean(np.asarray(out[self.b], float), cl.get(self.b)))
+
+    def effect(self, before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray],
+               clusters: Optional[Mapping[str, np.ndarray]] = None) -> Estimate:
+        """metric(after) - metric(before) on the same items, for a binary metric, with an interval that cannot
+        collapse: Newcombe's paired hybrid score interval (method 10) per task, its counts divided by the Rao-Scott
+        design effect of the per-item change over the task's cells (copies that change together count once), and
+        for a difference of two tasks (disjoint items) the MOVER combination of their two paired intervals."""
+        if not self.binary:
+            raise InterpError(f"{self.name} is continuous: its effect interval is the cell bootstrap")
+        cl = clusters or {}
+
+        def paired(t: str) -> Estimate:
+            return paired_difference(np.asarray(before[t]).astype(bool), np.asarray(after[t]).astype(bool), cl.get(t))
+
+        ea = paired(self.a)
+        if self.b is None:
+            return ea
+        eb = paired(self.b)
+        d = mover_difference(ea, eb, bound=2.0)
+        return Estimate(d.value, d.lo, d.hi, d.n, "MOVER of paired Newcombe intervals (design effects "
+                        f"{ea.method.split()[-1]} and {eb.method.split()[-1]})", d.n_detail)
 
 
 @dataclass
@@ -381,8 +406,19 @@ def _effect_ci(ev: Evaluation, base: Mapping[str, np.ndarray], alt: Mapping[str,
     every = split(np.arange(int(offsets[-1])))
     # the point estimate: the excess over the mean of every control set
     value = metric.value(d, every) - (_mean_metric(metric, r, every) if r is not None and n_sets else 0.0)
-    return estimate_from_replicates(value, reps, int(offsets[-1]), "cluster-bootstrap" if r is None else
-                                    "cluster-and-control-set bootstrap")
+    e = estimate_from_replicates(value, reps, int(offsets[-1]), "cluster-bootstrap" if r is None else
+                                 "cluster-and-control-set bootstrap")
+    detail = " vs ".join(f"{lens[t]} items in {len(set(clusters[offsets[i]:offsets[i + 1]]))} cells"
+                         for i, t in enumerate(tasks))
+    return dataclasses.replace(e, n_detail=detail)
+
+
+def _mcnemar(before: np.ndarray, after: np.ndarray, cells: Optional[np.ndarray]) -> dict:
+    """Items lost / gained with McNemar's p: exact where every cell holds one item, clustered (Durkalski) where
+    cells hold several, so copies of one stimulus do not multiply the evidence."""
+    if cells is None or len(np.unique(np.asarray(cells)[: len(before)])) == len(before):
+        return mcnemar(before, after)
+    return clustered_mcnemar(before, after, np.asarray(cells)[: len(before)])
 
 
 def _mean_metric(metric: Metric, r: Mapping[str, np.ndarray], per: Mapping[str, np.ndarray]) -> float:
@@ -431,14 +467,16 @@ def run_controls(ev: Evaluation, intervene: Intervention, target: Mapping[str, S
                               for i in range(len(sets))]) for m in ev.metrics}
     effect, excess, tests = {}, {}, {}
     for m in ev.metrics:
-        effect[m.name] = _effect_ci(ev, base, alt, None, m, n_boot, seed)
+        # binary metrics: a paired interval that cannot collapse when no item changes; continuous: cell bootstrap
+        effect[m.name] = m.effect(base, alt, ev.clusters) if m.binary else _effect_ci(ev, base, alt, None, m, n_boot, seed)
         excess[m.name] = _effect_ci(ev, base, alt, rand_items if len(sets) else None, m, n_boot, seed)
         tests[m.name] = rank_test(effect[m.name].value, rand[m.name], n_distinct=design.n_distinct,
                                   exact=design.exhaustive)
     adj = holm([tests[m.name].p for m in ev.metrics])
     holm_p = {m.name: a for m, a in zip(ev.metrics, adj)}
     binary_tasks = {m.a for m in ev.metrics if m.binary} | {m.b for m in ev.metrics if m.binary and m.b}
-    mc = {t: mcnemar(np.asarray(base[t]).astype(bool), np.asarray(alt[t]).astype(bool)) for t in sorted(binary_tasks)}
+    mc = {t: _mcnemar(np.asarray(base[t]).astype(bool), np.asarray(alt[t]).astype(bool), ev.clusters.get(t))
+          for t in sorted(binary_tasks)}
     dose_rows = []
     if dose and ranking is not None:
         flat = sorted(((scores[(s, int(u))], s, int(u)) for s in target for u in target[s]), key=lambda x: -x[0])
@@ -458,8 +496,8 @@ def run_controls(ev: Evaluation, intervene: Intervention, target: Mapping[str, S
             dose_rows.append({"k": k, "n_control_sets": len(ctrl),
                               **{f"effect_{m.name}": m.value(out) - base_m[m.name] for m in ev.metrics},
                               **{f"random_{m.name}": [c[m.name] for c in ctrl] for m in ev.metrics}})
-    return ControlResult(pool.kind, target, set_size(target), {m.name: m.estimate(base) for m in ev.metrics},
-                         {m.name: m.estimate(alt) for m in ev.metrics}, effect, excess, rand, tests, holm_p, mc, diag,
+    return ControlResult(pool.kind, target, set_size(target), {m.name: m.estimate(base, ev.clusters) for m in ev.metrics},
+                         {m.name: m.estimate(alt, ev.clusters) for m in ev.metrics}, effect, excess, rand, tests, holm_p, mc, diag,
                          dose_rows, dict(info or {}), {t: v.astype(np.float32) for t, v in rand_items.items()},
                          {t: np.asarray(v, np.float32) for t, v in base.items()},
                          {t: np.asarray(v, np.float32) for t, v in alt.items()})

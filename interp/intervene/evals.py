@@ -13,7 +13,9 @@ import numpy as np
 import torch
 
 from probes.behaviour.base import class_embeddings
+from probes.stimuli.base import StimulusSet
 
+from ..errors import InterpError
 from ..models.loaded import LoadedModel
 from .controls import Evaluation, Metric
 
@@ -37,9 +39,14 @@ class ZeroShotEval:
     """
 
     def __init__(self, lm: LoadedModel, images: torch.Tensor, tasks: Mapping[str, Task],
-                 derived: Optional[Mapping[str, tuple[str, str]]] = None, batch: int = 64) -> None:
+                 derived: Optional[Mapping[str, tuple[str, str]]] = None, batch: int = 256,
+                 reference: Optional[StimulusSet] = None, stimuli: Optional[StimulusSet] = None,
+                 sets: Optional[dict] = None) -> None:
         self.lm, self.images, self.tasks, self.batch = lm, images, dict(tasks), batch
         self.derived = dict(derived or {})  # name -> (task a, task b): accuracy(a) - accuracy(b)
+        # held-out design: the stimuli a mean ablation's reference comes from (None: the evaluation images), the
+        # evaluation stimuli themselves, and a description of each set for the result
+        self.reference, self.stimuli, self.sets = reference, stimuli, dict(sets or {})
 
     @torch.no_grad()
     def embeddings(self, context: Optional[contextlib.AbstractContextManager] = None) -> np.ndarray:
@@ -88,34 +95,145 @@ class ZeroShotEval:
         return Evaluation(self.outcomes, metrics, clusters, description)
 
 
-def stroop_eval(lm: LoadedModel, seed: int = 0, patches: int = 220) -> ZeroShotEval:
-    """The flagship's measurements: ink / word naming on the Stroop grid, colour naming of plain patches."""
-    from probes.behaviour.colour import FIGURE_TEMPLATES
-    from probes.behaviour.stroop import INK_TEMPLATES, WORD_TEMPLATES
+# The held-out design of the Stroop experiments. Three disjoint stimulus sets, each with one job:
+# - selection: the census (`census_set`, seed s: patches and the unjittered Stroop grid at fonts 0.16 / 0.22 of the
+#   side, neutral words at seed s + 1) picks the units; it is read from the census store's recipe;
+# - reference: the mean-ablation replacement and the control engine's perturbation sizes come from a jittered Stroop
+#   grid at the census fonts and fresh colour patches (seed s + 2);
+# - evaluation: the effect is measured on jittered copies at a font size neither of the others uses (seeds s + 3 ..
+#   s + 6), so a unit cannot look causal for having been selected, or replaced, on the very images it is tested on.
+HELD_OUT_FONT = 0.19
+JITTER = 0.06
+MIN_CONGRUENT = 200
+REFERENCE_SEED = 2
+EVALUATION_SEED = 3
+
+
+def _stroop_part(condition: str, copies: int, seed: int, size: int) -> StimulusSet:
+    """`copies` jittered copies of every cell of one condition at the held-out font, on the background the grid
+    gives that ink's non-words (its first admissible one), so conditions differ in the word, not the background."""
+    from probes.stimuli import COLOUR_TERMS, stroop_grid
+    from probes.stimuli.stroop import backgrounds_for
+
+    args = dict(seed=seed, size=size, font_sizes=(HELD_OUT_FONT,), conditions=(condition,), jitter=JITTER)
+    per_cycle = len(stroop_grid(**args))
+    grid = stroop_grid(n=copies * per_cycle, **args)
+    ink, bg = grid.column("ink"), grid.column("background")
+    floor = grid.recipe["args"]["contrast_floor"]
+    keep = [i for i in range(len(grid)) if bg[i] == backgrounds_for(COLOUR_TERMS[ink[i]], floor)[0]]
+    out = grid.subset(keep)
+    out.params = {**out.params, "backgrounds": f"the ink's first admissible one ({len(keep)} of {len(grid)} items)"}
+    return out
+
+
+def stroop_reference_parts(size: int, seed: int = 0) -> list:
+    """The reference set's parts: a jittered Stroop grid at the census fonts and fresh colour patches."""
     from probes.stimuli import colour_patches, stroop_grid
+
+    s = seed + REFERENCE_SEED
+    return [stroop_grid(seed=s, size=size, conditions=("congruent", "incongruent", "nonword"), jitter=JITTER),
+            colour_patches(n=220, seed=s, size=size)]
+
+
+def stroop_evaluation_parts(size: int, seed: int = 0, patches: int = 220) -> list:
+    """The evaluation set's parts: held-out font, jitter; >= MIN_CONGRUENT congruent items, 3 copies of every
+    incongruent cell, 2 of every non-word cell; colour patches of their own seed."""
+    import math
+
+    from probes.stimuli import colour_patches
+
+    s = seed + EVALUATION_SEED
+    congruent_cells = len(_stroop_part("congruent", 1, s, size))
+    parts = [_stroop_part("congruent", math.ceil(MIN_CONGRUENT / congruent_cells), s, size),
+             _stroop_part("incongruent", 3, s + 1, size), _stroop_part("nonword", 2, s + 2, size)]
+    return parts + [colour_patches(n=patches, seed=s + 3, size=size)]
+
+
+def describe_set(role: str, parts: list, purpose: str) -> dict:
+    """What a stimulus set is, for the experiment's JSON and report: builders, seeds, fonts, jitter, n per part."""
+    rows = []
+    for p in parts:
+        recipe = p.recipe or {}
+        subset = recipe.get("builder") == "subset"
+        r = recipe.get("of") if subset else recipe
+        args = dict((r or {}).get("args", {}))
+        size = args.get("size") or p.image_size
+        px = sorted({int(v) for v in np.asarray(p.columns.get("font_px", []), int).tolist() if v > 0})
+        builder = (r or {}).get("builder", p.name)
+        row = {"builder": builder, "seed": args.get("seed"), "n": len(p)}
+        if "condition" in p.columns:  # Stroop items: fonts, position jitter, conditions, backgrounds
+            row.update({"fonts": sorted({round(v / size, 2) for v in px}), "font_px": px,
+                        "position_jitter": args.get("jitter", 0.0),
+                        "conditions": sorted(set(np.asarray(p.columns["condition"]).tolist())),
+                        "backgrounds": p.params.get("backgrounds", "all admissible")})
+        rows.append(row)
+    return {"role": role, "purpose": purpose, "n": int(sum(len(p) for p in parts)),
+            "seeds": sorted({r["seed"] for r in rows if r["seed"] is not None}),
+            "fonts": sorted({f for r in rows for f in r.get("fonts", [])}),
+            "font_px": sorted({f for r in rows for f in r.get("font_px", [])}),
+            "parts": rows}
+
+
+def image_hashes(stimuli: StimulusSet) -> list[str]:
+    """A pixel hash per stimulus (identical images, identical hashes)."""
+    import hashlib
+
+    return [hashlib.sha1(np.asarray(stimuli.image(i)).tobytes()).hexdigest() for i in range(len(stimuli))]
+
+
+def check_held_out(sets: Mapping[str, Optional[StimulusSet]]) -> dict:
+    """Pixel-compare the selection, reference and evaluation sets, and the evaluation's font sizes with the
+    others'; raise InterpError when two sets share an image or the evaluation shares a font size with a set that
+    picked or replaced the units (the design would then not be held out). Returns the counts for the record."""
+    hashes = {k: set(image_hashes(v)) for k, v in sets.items() if v is not None}
+    px = {k: {int(x) for x in np.asarray(v.columns.get("font_px", []), int).tolist() if x > 0}
+          for k, v in sets.items() if v is not None}
+    out: dict = {"shared_images": {}, "checked": sorted(hashes)}
+    names = sorted(hashes)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            out["shared_images"][f"{a} & {b}"] = len(hashes[a] & hashes[b])
+    ev = px.get("evaluation", set())
+    out["evaluation_font_px"] = sorted(ev)
+    out["font_px_shared_with_evaluation"] = {k: sorted(ev & v) for k, v in px.items() if k != "evaluation"}
+    bad = [k for k, n in out["shared_images"].items() if n]
+    bad += [f"font px {v} of {k}" for k, v in out["font_px_shared_with_evaluation"].items() if v]
+    if bad:
+        raise InterpError("the stimulus sets are not disjoint: " + "; ".join(
+            f"{k}: {out['shared_images'][k]} identical images" if k in out["shared_images"] else k for k in bad))
+    return out
+
+
+def stroop_eval(lm: LoadedModel, seed: int = 0, patches: int = 220) -> ZeroShotEval:
+    """The Stroop experiments' measurements on the held-out evaluation set: ink / word naming and word intrusion
+    per condition (tasks from `probes.behaviour.stroop.STROOP_TASKS`), the Stroop effect, interference and
+    facilitation (`STROOP_DIFFERENCES`), the ink-vs-word margin, and colour naming of plain patches. The mean-
+    ablation reference is a separate set (`reference`); both are described in `sets`."""
+    from probes.behaviour.colour import FIGURE_TEMPLATES
+    from probes.behaviour.stroop import PROMPTS, STROOP_DIFFERENCES, STROOP_TASKS, stroop_items
+    from probes.stimuli.base import concat
     from probes.stimuli.colours import TERMS
 
     size = lm.image_size[0]
-    sg = stroop_grid(seed=seed, size=size, controls=False)
-    cp = colour_patches(n=patches, seed=seed + 1, size=size)
-    images = lm.images_to_tensor(sg.images(range(len(sg))) + cp.images(range(len(cp))))
+    parts = stroop_evaluation_parts(size, seed, patches)
+    words, cp = concat("stroop_evaluation", parts[:-1]), parts[-1]
+    ev_set = concat("evaluation", parts)
+    images = lm.images_to_tensor(ev_set.images(range(len(ev_set))))
+    causal = {k: t for k, t in STROOP_TASKS.items() if t.causal}
+    classes = {k: class_embeddings(lm, TERMS, tpl) for k, tpl in PROMPTS.items()}
+    tasks = {name: Task(it.rows, it.truth, classes[causal[name].prompt], it.cells, rival=it.rival)
+             for name, it in stroop_items(words.columns, TERMS, causal).items()}
     t_idx = {t: i for i, t in enumerate(TERMS)}
-    ink = np.array([t_idx[x] for x in sg.column("ink")])
-    word = np.array([t_idx[x] for x in sg.column("word")])
-    cond = sg.column("condition")
-    inc, con = np.flatnonzero(cond == "incongruent"), np.flatnonzero(cond == "congruent")
-    ink_c = class_embeddings(lm, TERMS, INK_TEMPLATES)
-    word_c = class_embeddings(lm, TERMS, WORD_TEMPLATES)
-    col_c = class_embeddings(lm, TERMS, FIGURE_TEMPLATES)
-    prow = np.arange(len(sg), len(sg) + len(cp))
-    # a cell is one word x ink pair: its font sizes and backgrounds are near-copies and resample together
-    cell = np.array([f"{w}|{k}" for w, k in zip(sg.column("word"), sg.column("ink"))])
-    pcol = np.array([t_idx[x] for x in cp.column("colour")])
-    tasks = {"ink_incongruent": Task(inc, ink[inc], ink_c, cell[inc], rival=word[inc]),
-             "ink_congruent": Task(con, ink[con], ink_c, cell[con]),
-             "word_incongruent": Task(inc, word[inc], word_c, cell[inc]),
-             "colour_patches": Task(prow, pcol, col_c, np.array(cp.column("colour")))}
-    return ZeroShotEval(lm, images, tasks, {"stroop_effect": ("ink_congruent", "ink_incongruent")})
+    prow = np.arange(len(words), len(words) + len(cp))
+    # a patch's cell is its colour term (patches are drawn independently; their colour is the design's unit)
+    tasks["colour_patches"] = Task(prow, np.array([t_idx[x] for x in cp.column("colour")]),
+                                   class_embeddings(lm, TERMS, FIGURE_TEMPLATES), np.array(cp.column("colour")))
+    ref_parts = stroop_reference_parts(size, seed)
+    sets = {"reference": describe_set("reference", ref_parts, "mean-ablation replacement and perturbation sizes of "
+                                      "the control engine"),
+            "evaluation": describe_set("evaluation", parts, "every effect, control set and test")}
+    return ZeroShotEval(lm, images, tasks, dict(STROOP_DIFFERENCES), reference=concat("reference", ref_parts),
+                        stimuli=ev_set, sets=sets)
 
 
 def ior_eval(lm: LoadedModel, n: int = 200, seed: int = 11) -> ZeroShotEval:

@@ -2,10 +2,16 @@
 control sets through the one control engine (`interp.intervene.controls`). Declared once in `EXPERIMENTS`; the
 `ablate` command, the main job's stages and the report follow from it.
 
-- `stroop`: ablate the census's text-selective units; measure ink / word naming on the Stroop grid, the ink-vs-word
-  margin, and colour naming of plain patches (the control that colour vision survives).
+- `stroop`: ablate the census's text-selective units; measure ink / word naming, the Stroop effect, interference,
+  facilitation, word intrusion and the ink-vs-word margin on held-out Stroop images, and colour naming of plain
+  patches (the control that colour vision survives).
 - `colour`: the same for multimodal colour units (expected to hurt colour naming).
 - `ior`: ablate the heads that put most CLS attention on the large object; measure IOR's large-object preference.
+
+The Stroop experiments keep three disjoint stimulus sets (`interp.intervene.evals`): the census selects the units,
+a reference set (another seed, jittered) gives the mean-ablation replacement and the perturbation sizes, and the
+evaluation set (other seeds, jittered, a font size neither uses) measures every effect. The result says which set
+did what, and the sets are checked to share no image.
 """
 from __future__ import annotations
 
@@ -13,17 +19,21 @@ import argparse
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
 from activations_store import ActivationStore
+from probes.stats import n_text
 
 from ..errors import InterpError
 from ..intervene.controls import ControlResult, UnitSet, run_controls
 from ..models.loaded import LoadedModel
-from .figures import control_histograms, dose_response, save_figure
+from .figures import control_histograms, dose_response, histogram_size, save_figure
 from .registry import Command, Context, Figure, Job, Rendered, command, register
+
+if TYPE_CHECKING:
+    from ..intervene.evals import ZeroShotEval
 
 CENSUS_CLASSES = {"text-selective": "text_selective", "multimodal-colour": "multimodal_colour",
                   "colour-selective": "colour_selective"}
@@ -128,19 +138,25 @@ def run_experiment(exp: Experiment, lm: LoadedModel, store_path: Path, opts: arg
 
     sel = exp.select(store_path, opts)
     ev = exp.evaluation(lm, seed)
+    stimuli = stimulus_sets(ev, store_path)
     mode = getattr(opts, "mode", None) or exp.mode
+    # the mean-ablation replacement and the perturbation sizes come from the reference set where the evaluation
+    # has one, never from the images the effect is measured on
+    ref = ev.images if ev.reference is None else lm.images_to_tensor(ev.reference.images(range(len(ev.reference))))
     if exp.unit_kind == "head":
         mode = "zero" if mode not in ("zero", "mean") else mode
         pattern_sites = [s for s, i in lm.sites().items() if i.kind == "pattern" and i.tower == "visual"
                          and "object_mass" in i.reductions]
-        pool, intervene = head_units(lm, ev.images, pattern_sites, mode)
+        pool, intervene = head_units(lm, ref, pattern_sites, mode)
     else:
-        pool, intervene = neuron_units(lm, ev.images, list(sel.units), mode, seed)
+        pool, intervene = neuron_units(lm, ref, list(sel.units), mode, seed)
+    del ref
     n_units = sum(len(u) for u in sel.units.values())
     dose = tuple(k for k in (1, 3, 10, 30, 100) if k < n_units) + (n_units,) if n_controls >= 20 and n_units > 1 else ()
     res = run_controls(ev.evaluation(exp.claim), intervene, sel.units, pool, n_sets=n_controls, seed=seed,
                        ranking=sel.ranking, dose=dose, dose_sets=min(20, n_controls), progress=progress,
-                       info={"experiment": exp.name, "model": lm.spec, "selection": sel.how, "mode": mode})
+                       info={"experiment": exp.name, "model": lm.spec, "selection": sel.how, "mode": mode,
+                             "stimuli": stimuli})
     payload = res.to_json()
     # the store keeps the result beside the analysis that picked the targets, with every control set's per-item
     # outcomes, so the statistics can be recomputed without rerunning a model
@@ -154,6 +170,45 @@ def run_experiment(exp: Experiment, lm: LoadedModel, store_path: Path, opts: arg
     return payload
 
 
+def stimulus_sets(ev: ZeroShotEval, store_path: Path) -> dict:
+    """Which stimuli did what: the selection (the store's stimulus set, rebuilt from its recipe), the reference and
+    the evaluation, checked to be disjoint (pixel hashes) with a held-out font where the design has one. Reference
+    images identical to a selection image (a jitter that rounds to no shift) are dropped from `ev.reference` first."""
+    from probes.stimuli import rebuild
+
+    from ..intervene.evals import check_held_out, image_hashes
+
+    with ActivationStore(store_path) as st:
+        recipe = st.stimulus_recipe
+    selection = rebuild(recipe) if recipe else None
+    sel_desc = {"role": "selection", "purpose": "the analysis that picked the target units"}
+    if selection is None:
+        sel_desc["note"] = "the store records no stimulus recipe: the selection set cannot be described or checked"
+    else:
+        args = recipe.get("args", {})
+        size = args.get("size") or selection.image_size
+        px = sorted({int(v) for v in np.asarray(selection.columns.get("font_px", []), int).tolist() if v > 0})
+        sel_desc.update({"builder": recipe.get("builder"), "seeds": [args.get("seed")], "n": len(selection),
+                         "fonts": sorted({round(v / size, 2) for v in px}), "font_px": px, "args": args})
+    out = {"selection": sel_desc}
+    if ev.reference is None:
+        out["reference"] = {"role": "reference", "purpose": "the intervention's replacement and perturbation sizes",
+                            "note": "the evaluation images (this experiment has no separate reference set)"}
+        out["evaluation"] = {"role": "evaluation", "n": int(len(ev.images))}
+        return out
+    out.update({k: dict(v) for k, v in ev.sets.items()})
+    if selection is not None:
+        seen = set(image_hashes(selection))
+        keep = [i for i, h in enumerate(image_hashes(ev.reference)) if h not in seen]
+        if len(keep) < len(ev.reference):
+            out["reference"]["dropped"] = (f"{len(ev.reference) - len(keep)} images identical to selection images "
+                                           "(a position jitter that rounds to no shift)")
+            ev.reference = ev.reference.subset(keep)
+            out["reference"]["n"] = len(keep)
+    out["disjoint"] = check_held_out({"selection": selection, "reference": ev.reference, "evaluation": ev.stimuli})
+    return out
+
+
 def write_result(exp: Experiment, res: ControlResult, payload: dict, out: Path) -> None:
     """ablation_<name>.json, the control histogram and the dose-response figures."""
     out.mkdir(parents=True, exist_ok=True)
@@ -161,7 +216,7 @@ def write_result(exp: Experiment, res: ControlResult, payload: dict, out: Path) 
     shown = [m for m in exp.shown if m in payload["effect"]]
     save_figure(out / f"ablation_{exp.name}.png",
                 lambda fig: control_histograms(fig, payload["effect"], res.random_effects, shown, payload["tests"]),
-                size=(3.6 * len(shown), 3.6))
+                size=histogram_size(len(shown)))
     if payload["dose_response"]:
         save_figure(out / f"ablation_{exp.name}_dose.png", lambda fig: dose_response(fig, payload["dose_response"], shown),
                     size=(6, 4))
@@ -188,8 +243,25 @@ def _e(d: dict) -> str:
     return f"{d['value']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}]"
 
 
+def _set_text(d: dict) -> str:
+    """One stimulus set in a few words: builders, seeds, fonts, position jitter, n."""
+    if "builder" not in d and "parts" not in d:
+        return d.get("note", "?")
+    builders = d.get("builder") or " + ".join(dict.fromkeys(p["builder"] for p in d["parts"]))
+    seeds = [x for x in d.get("seeds", []) if x is not None]
+    bits = [f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}"] if seeds else []
+    if d.get("fonts"):
+        bits.append(f"fonts {'/'.join(f'{f:g}' for f in d['fonts'])}")
+    jit = sorted({p.get("position_jitter") for p in d.get("parts", []) if p.get("position_jitter")})
+    if jit:
+        bits.append(f"position jitter ±{'/'.join(f'{j:g}' for j in jit)}")
+    bits.append(f"n={d.get('n')}")
+    return f"{builders} ({', '.join(bits)})"
+
+
 def summary(exp: Experiment, r: dict) -> str:
-    """One sentence per experiment: the effect on its first metric, against the control sets, with the test."""
+    """One sentence per experiment: the effect on its first metric, against the control sets, with the test,
+    and which stimuli selected the units, gave the reference and measured the effect."""
     if "skipped" in r:
         return f"{exp.title}: not run ({r['skipped']})."
     k = exp.shown[0]
@@ -197,36 +269,71 @@ def summary(exp: Experiment, r: dict) -> str:
     c = r["controls"]
     caveat = "" if c.get("matched", True) else (f" Caution: the control {r['unit_kind']}s are "
                                                 f"{abs(c['size_balance_sd']):.2f} SD off the targets in perturbation size.")
+    sets = r.get("stimuli", {})
+    design = ""
+    if sets:
+        design = (f" Units selected on {_set_text(sets['selection'])}; reference: {_set_text(sets['reference'])}; "
+                  f"effects measured on {_set_text(sets['evaluation'])}.")
     return (f"{exp.title}: {r['mode']}-ablating {r['target_size']} {r['unit_kind']}s ({r['selection']}) changes {k} by "
-            f"{_e(e)} (n={e['n']} items); {c['n_distinct']} matched control sets change it by {rs['mean']:+.3f} on "
+            f"{_e(e)} ({n_text(e)}); {c['n_distinct']} matched control sets change it by {rs['mean']:+.3f} on "
             f"average (middle 95% of sets [{rs['lo']:+.3f}, {rs['hi']:+.3f}]), an excess of {_e(x)}; "
-            f"{r['tests'][k]['display']}.{caveat}")
+            f"{r['tests'][k]['display']}.{caveat}{design}")
+
+
+def _mcnemar_text(mc: Optional[dict]) -> str:
+    if not mc:
+        return "—"
+    how = f", clustered over {mc['n_cells']} cells" if "n_cells" in mc else ""
+    return f"{mc['p']:.3g} ({mc['a_only']}↓ {mc['b_only']}↑{how})"
+
+
+def _sets_table(sets: dict) -> tuple[str, list[str], list[list[str]]]:
+    rows = []
+    for role in ("selection", "reference", "evaluation"):
+        d = sets.get(role, {})
+        jit = sorted({p.get("position_jitter") for p in d.get("parts", []) if p.get("position_jitter") is not None})
+        rows.append([role, d.get("purpose", ""), _set_text(d).split(" (")[0],
+                     ", ".join(str(x) for x in d.get("seeds", []) if x is not None) or "—",
+                     "/".join(f"{f:g}" for f in d.get("fonts", [])) or "—",
+                     "/".join(f"±{j:g}" for j in jit) if jit else "—", str(d.get("n", "—"))])
+    caption = "Stimulus sets: which set did what (fonts as fractions of the image side)."
+    dis = sets.get("disjoint")
+    if dis:
+        caption += (" Identical images between sets (pixel hashes): "
+                    + ", ".join(f"{k} {v}" for k, v in dis["shared_images"].items())
+                    + f"; the evaluation's font size ({', '.join(map(str, dis['evaluation_font_px']))} px) is in no "
+                    "other set.")
+    return caption, ["set", "used for", "builders", "seeds", "fonts", "position jitter", "n"], rows
 
 
 def render(exp: Experiment, r: dict) -> Rendered:
-    """Tables of every metric and of the control design, and the figures."""
+    """Tables of every metric, of the stimulus sets and of the control design, and the figures."""
     if "skipped" in r:
         return Rendered([f"Not run: {r['skipped']}."])
     rows = []
     for k in r["effect"]:
         b, a, e, x = r["baseline"][k], r["intervened"][k], r["effect"][k], r["excess_over_random"][k]
-        mc = r["mcnemar"].get(k)
         rows.append([k, f"{b['value']:.3f}", f"{a['value']:.3f}", _e(e), f"{r['random_sets'][k]['mean']:+.3f}", _e(x),
-                     r["tests"][k]["display"], f"{mc['p']:.3g} ({mc['a_only']}↓ {mc['b_only']}↑)" if mc else "—"])
+                     r["tests"][k]["display"], _mcnemar_text(r["mcnemar"].get(k)), n_text(e)[2:]])
     c = r["controls"]
     design = [["unit kind", str(c["unit_kind"])], ["control sets (distinct / asked)", f"{c['n_distinct']} / {c['n_sets']}"],
               ["possible distinct sets", str(c["n_possible"])], ["enumerated exhaustively", "yes" if c["exhaustive"] else "no"],
               ["candidate units used", f"{c['coverage']:.1%}"], ["mean pairwise Jaccard", f"{c['mean_pairwise_jaccard']:.3f}"],
               ["size balance (control − target, in SDs)", f"{c['size_balance_sd']:+.3f}"],
               ["smallest p the design allows", f"{c['smallest_p']:.3g}"]]
+    tables = [("Every metric before and after the intervention; effect = after − before with a 95% CI: for accuracies "
+               "and their differences Newcombe's paired interval with the counts divided by the design effect of the "
+               "stimulus cells (MOVER for a difference of two tasks), which cannot collapse to a point; for the margin "
+               "a bootstrap over cells. Excess = effect − mean effect of the control sets, its interval from a "
+               "bootstrap over cells and control sets (target minus one control set). McNemar: exact, or clustered "
+               "by cell (Durkalski) where cells hold several items.",
+               ["metric", "before", "after", "effect [95% CI]", "control mean", "excess [95% CI]", "rank test vs controls",
+                "McNemar p (items lost↓ gained↑)", "n"], rows)]
+    if r.get("stimuli"):
+        tables.append(_sets_table(r["stimuli"]))
+    tables.append(("Control design: sets matched to the targets on layer and perturbation size.", ["", ""], design))
     out = Rendered([exp.claim, f"Targets: {r['selection']} ({r['target_size']} {r['unit_kind']}s). "
-                    + " ".join(c["notes"])],
-                   [("Every metric before and after the intervention; effect = after − before with a 95% CI from a "
-                     "bootstrap over stimulus cells; excess = effect − mean effect of the control sets, its interval "
-                     "from a bootstrap over cells and control sets (target minus one control set).",
-                     ["metric", "before", "after", "effect [95% CI]", "control mean", "excess [95% CI]", "rank test vs controls",
-                      "McNemar p (items lost↓ gained↑)"], rows),
-                    ("Control design: sets matched to the targets on layer and perturbation size.", ["", ""], design)],
+                    + " ".join(c["notes"])], tables,
                    [Figure(f"ablation/ablation_{exp.name}.png", f"{exp.title}: effect of the targets (red line, with its 95% CI) "
                            f"against the effects of {c['n_distinct']} matched control sets (grey).")])
     if r["dose_response"]:
@@ -238,11 +345,12 @@ def render(exp: Experiment, r: dict) -> Rendered:
 
 declare(Experiment("stroop", "Text-selective units and the Stroop task", "census",
                    lambda store, o: census_targets(store, o.neurons or "text-selective", o.reduction), _stroop_eval,
-                   "neuron", ("word_incongruent", "ink_incongruent", "stroop_effect", "ink_incongruent_margin", "colour_patches"),
+                   "neuron", ("word_incongruent", "ink_incongruent", "stroop_effect", "interference", "facilitation",
+                              "word_intrusion", "ink_incongruent_margin", "colour_patches"),
                    defaults=(("heads", 3), ("neurons", None), ("reduction", "cls")),
                    claim="Do the text-selective units carry the word's win over the ink? Ablating them should lower word reading "
-                   "and raise ink naming on incongruent images beyond matched control sets, and leave colour naming of "
-                   "plain patches intact."))
+                   "and word intrusion, raise ink naming on incongruent images and shrink interference beyond matched "
+                   "control sets, and leave colour naming of plain patches intact (measured on held-out images)."))
 declare(Experiment("colour", "Multimodal colour units and colour naming", "census",
                    lambda store, o: census_targets(store, o.neurons or "multimodal-colour", o.reduction), _stroop_eval,
                    "neuron", ("colour_patches", "ink_incongruent", "word_incongruent", "stroop_effect"),

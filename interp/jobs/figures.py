@@ -31,11 +31,23 @@ def save_figure(path: Path, draw: Callable[[object], None], size: tuple[float, f
         plt.close(fig)
 
 
+HIST_COLUMNS = 4
+
+
+def histogram_size(n_metrics: int) -> tuple[float, float]:
+    """Figure size for `control_histograms` of n metrics (3.6 inches a panel, four to a row)."""
+    cols = min(HIST_COLUMNS, max(1, n_metrics))
+    return 3.6 * cols, 3.6 * -(-n_metrics // cols)
+
+
 def control_histograms(fig, effects: dict[str, dict], random_effects: dict[str, np.ndarray], metrics: Sequence[str],
                        tests: dict[str, dict], xlabel: str = "change under the intervention") -> None:
-    """One panel per metric: the random control sets' effects (histogram), the target's effect and its CI."""
+    """One panel per metric (four to a row): the random control sets' effects (histogram), the target's effect and
+    its CI."""
+    cols = min(HIST_COLUMNS, max(1, len(metrics)))
+    rows = -(-len(metrics) // cols)
     for i, k in enumerate(metrics):
-        ax = fig.add_subplot(1, len(metrics), i + 1)
+        ax = fig.add_subplot(rows, cols, i + 1)
         r = np.asarray(random_effects[k], float)
         ax.hist(r, bins=min(30, max(5, len(r) // 5)), color="lightgray", edgecolor="gray",
                 label=f"control sets (n={len(r)})")
@@ -53,7 +65,8 @@ def dose_response(fig, dose: list[dict], metrics: Sequence[str]) -> None:
     """Effect of intervening on the top-k target units against the band of matched control sets of size k."""
     ax = fig.add_subplot(1, 1, 1)
     ks = [r["k"] for r in dose]
-    for k, c in zip(metrics, ("crimson", "tab:blue", "tab:green", "tab:purple", "tab:orange")):
+    colours = ("crimson", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink", "tab:olive")
+    for k, c in zip(metrics, colours * (1 + len(metrics) // len(colours))):
         ax.plot(ks, [r[f"effect_{k}"] for r in dose], "o-", color=c, label=k)
         lo = [np.quantile(r[f"random_{k}"], 0.025) if r[f"random_{k}"] else np.nan for r in dose]
         hi = [np.quantile(r[f"random_{k}"], 0.975) if r[f"random_{k}"] else np.nan for r in dose]

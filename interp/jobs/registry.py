@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional
 
+from probes.stats import n_text
+
 from ..errors import InterpError
 
 Kind = Literal["probe", "analysis", "experiment", "artefact"]
@@ -137,5 +139,5 @@ def command(cmd: Command) -> Command:
 
 def table_of_estimates(metrics: dict[str, dict], caption: str) -> tuple[str, list[str], list[list[str]]]:
     """A report table of named estimates: metric, value, 95% CI, n."""
-    rows = [[k, f"{v['value']:.3f}", f"[{v['lo']:.3f}, {v['hi']:.3f}]", str(v["n"])] for k, v in metrics.items()]
+    rows = [[k, f"{v['value']:.3f}", f"[{v['lo']:.3f}, {v['hi']:.3f}]", n_text(v)[2:]] for k, v in metrics.items()]
     return caption, ["metric", "value", "95% CI", "n"], rows

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ..errors import ProbeError
+from ..stats import n_text
 from .base import ProbeResult
 
 
@@ -44,5 +45,5 @@ def get_probe(name: str) -> ProbeSpec:
 
 
 def est(d: dict) -> str:
-    """An Estimate's JSON form as `0.512 [0.40, 0.62] (n=38)`."""
-    return f"{d['value']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}] (n={d['n']})"
+    """An Estimate's JSON form as `0.512 [0.40, 0.62] (n=38)`, or `(n=38 items in 11 cells)` where cells are known."""
+    return f"{d['value']:.3f} [{d['lo']:.3f}, {d['hi']:.3f}] ({n_text(d)})"

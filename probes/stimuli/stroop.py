@@ -30,10 +30,12 @@ def backgrounds_for(ink: tuple[int, int, int], floor: float) -> list[str]:
 @recorded
 def stroop_grid(n: int | None = None, seed: int = 0, size: int = 224, terms: tuple[str, ...] = TERMS,
                 font_sizes: tuple[float, ...] = (0.16, 0.22), contrast_floor: float = 1.6,
-                controls: bool = True, conditions: tuple[str, ...] | None = None) -> StimulusSet:
+                controls: bool = True, conditions: tuple[str, ...] | None = None, jitter: float = 0.0) -> StimulusSet:
     """Every word x ink x font size x admissible background, then the controls; `n` cycles the grid with jitter.
 
-    `conditions` keeps only cells of those conditions. Font sizes are fractions of the image side. Columns: word (colour term, or the non-word), ink (term; 'neutral'
+    `conditions` keeps only cells of those conditions. Font sizes are fractions of the image side. `jitter` > 0
+    moves every item's centre uniformly within ±jitter of the side, whatever n; at 0 items are centred unless `n`
+    exceeds the cells (then ±0.06, so repeated cells differ). Columns: word (colour term, or the non-word), ink (term; 'neutral'
     for word_only), condition, background, font_px, is_word.
     """
     for t in terms:
@@ -59,13 +61,16 @@ def stroop_grid(n: int | None = None, seed: int = 0, size: int = 224, terms: tup
             raise ProbeError(f"no Stroop cells of conditions {conditions}")
     total = n or len(cells)
     rng = np.random.default_rng(seed)
-    jitter = rng.uniform(-0.06, 0.06, (total, 2)) * size if n and n > len(cells) else np.zeros((total, 2))
+    if not 0.0 <= jitter < 0.5:
+        raise ProbeError(f"jitter is a fraction of the image side in [0, 0.5), got {jitter}")
+    amp = jitter or 0.06  # jitter 0 keeps the old rule (and its draws), so existing recipes rebuild bit for bit
+    shift = rng.uniform(-amp, amp, (total, 2)) * size if jitter > 0 or (n and n > len(cells)) else np.zeros((total, 2))
     pick = [cells[i % len(cells)] for i in range(total)]
 
     def render(i: int) -> Rendered:
         word, ink, cond, bg, fs = pick[i]
         img = Image.new("RGB", (size, size), BACKGROUNDS[bg])
-        cx, cy = size / 2 + jitter[i, 0], size / 2 + jitter[i, 1]
+        cx, cy = size / 2 + shift[i, 0], size / 2 + shift[i, 1]
         px = int(round(fs * size))
         rgb = NEUTRAL_INK[bg] if ink == "neutral" else COLOUR_TERMS[ink]
         if cond == "ink_only":
