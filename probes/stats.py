@@ -139,19 +139,24 @@ def design_effect(values: Sequence[float] | np.ndarray, clusters: Optional[Seque
     """Rao-Scott design effect of a mean over items grouped in cells: the cluster-robust variance of the mean,
     C/(C-1) * sum over cells of (sum of residuals)^2, over the same with every item its own cell, n/(n-1) * sum of
     squared residuals. 1 when every cell holds one item; at least 1 (copies never add information); 1 when the
-    values do not vary (nothing to estimate the within-cell correlation from); n when there is a single cell."""
+    values do not vary or vary in too few cells to estimate the within-cell correlation from: then the worst case,
+    n / cells (every copy a duplicate), so an interval at the boundary counts cells, not copies; n for one cell."""
     y = np.asarray(values, float).reshape(-1)
     cells = _cells(y, clusters)
     n = y.size
     if n < 2:
         return 1.0
-    r = y - y.mean()
-    v_items = n / (n - 1) * float(np.sum(r * r))
-    if v_items <= 1e-12 * n:
-        return 1.0
     n_cells = int(cells.max()) + 1
     if n_cells < 2:
         return float(n)
+    worst = n / n_cells
+    r = y - y.mean()
+    v_items = n / (n - 1) * float(np.sum(r * r))
+    vals, counts = np.unique(y, return_counts=True)
+    off_mode = y != vals[counts.argmax()]  # for 0/1 outcomes: the minority items
+    varying = np.bincount(cells, weights=off_mode.astype(float), minlength=n_cells) > 0
+    if v_items <= 1e-12 * n or varying.sum() < 5:  # no spread, or too few cells that show it
+        return max(1.0, worst)
     sums = np.bincount(cells, weights=r, minlength=n_cells)
     v_cells = n_cells / (n_cells - 1) * float(np.sum(sums * sums))
     return max(1.0, v_cells / v_items)
@@ -365,6 +370,8 @@ def rank_test(observed: float, null: Sequence[float], n_distinct: Optional[int] 
     `min_null` distinct null draws exist (a p-value from a handful of sets would be mostly floor)."""
     null = np.asarray(null, float)
     n = int(null.size if n_distinct is None else n_distinct)
+    if not np.isfinite(observed) or not np.all(np.isfinite(null)):
+        return RankTest(None, 0, n, float("nan"), exact, "the effect or a control set's effect is not a number: no test")
     if n != null.size:
         raise ValueError(f"the null holds {null.size} draws but {n} distinct control sets: draw each set once")
     mu = float(null.mean()) if null.size else float("nan")

@@ -100,8 +100,10 @@ def test_planted_units_are_recovered_with_high_precision_and_recall(planted):
 
 def test_achromatic_glyph_and_letter_units_are_not_text_selective(planted):
     _, _, kind, census = planted
-    assert not census.arrays["text_selective"][kind == "glyph"].any()
-    assert not census.arrays["text_selective"][kind == "letters"].any()
+    # at FDR 5% a false call is possible (the planted text units make BH lenient), but a unit kind that the contrast
+    # failed to reject would be called wholesale: 40 of each are planted
+    assert census.arrays["text_selective"][kind == "glyph"].sum() <= 2
+    assert census.arrays["text_selective"][kind == "letters"].sum() <= 2
     # the letter units do beat the strokes: it is the anagram contrast that rejects them
     assert census.arrays["q_text"][kind == "letters"].max() <= census.alpha
 
@@ -126,6 +128,24 @@ def test_tuning_agreement_null_is_exact_when_peaks_coincide_and_finds_shared_tun
     assert abs(np.mean(p <= 0.05) - 0.05) < 0.015  # a uniform null despite every pair sharing its peak
     _, p_same = tuning_agreement(a, a + 0.3 * rng.standard_normal(a.shape), 999, 1)
     assert np.mean(p_same <= 0.01) > 0.95
+
+
+def test_units_driven_by_particular_strings_are_not_text_selective(tmp_path):
+    # each string (word, anagram, strokes of one word) gets its own fixed response: every cell of a word then shows
+    # the same word-minus-control difference, which a test over cells would count ~70 times; over words it is noise
+    st = census_set(size=32, seed=0, per_colour=12)
+    cols = {k: np.asarray(v) for k, v in st.columns.items()}
+    rng = np.random.default_rng(5)
+    key = np.char.add(np.char.add(cols["condition"].astype(str), "|"), cols["word"].astype(str))
+    strings, inv = np.unique(key, return_inverse=True)
+    x = rng.standard_normal((len(st), 200)).astype(np.float32) * 2 + rng.standard_normal((len(strings), 200))[inv]
+    specs = [RowSpec(act_path(SITES[0], "cls"), (200,), "float32")]
+    w = StoreWriter(tmp_path / "strings.h5", ids=st.ids, columns=st.columns, row_specs=specs, meta={"model_hash": "s"})
+    w.submit(0, {act_path(SITES[0], "cls"): x})
+    w.close()
+    with ActivationStore(tmp_path / "strings.h5") as store:
+        census = classify(store, SITES[:1], "cls")
+    assert census.arrays["text_selective"].sum() <= 2  # a cell-level test called ~17% of such units
 
 
 def test_thresholds_do_not_move_with_the_share_of_selective_units(tmp_path):

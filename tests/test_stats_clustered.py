@@ -63,7 +63,10 @@ def test_design_effect_known_answers():
     cells = np.repeat(np.arange(10), 4)
     assert design_effect(y, cells) == pytest.approx(39 / 9)
     assert design_effect(y, np.arange(40)) == pytest.approx(1.0)  # one item per cell
-    assert design_effect(np.ones(40), cells) == 1.0  # nothing varies: nothing to estimate
+    assert design_effect(np.ones(40), cells) == 4.0  # nothing varies: the worst case, every copy a duplicate
+    one_off = np.ones(40)
+    one_off[0] = 0
+    assert design_effect(one_off, cells) == 4.0  # one cell shows the minority outcome: too few to estimate from
     assert design_effect(np.tile([0.0, 1.0], 20), cells) == 1.0  # every cell balanced: copies are informative, floored at 1
     assert design_effect(y, np.zeros(40)) == 40.0  # one cell: one observation
     with pytest.raises(ProbeError, match="one cell per item"):

@@ -9,9 +9,11 @@ an independent observation. On the cell means:
   CLSI = (mean of the preferred colour - mean of the others) / pooled within-colour SD above tau_colour.
 - text-selective: words beat their scrambled strokes (same ink, same ink amount, same extent, no letters) AND
   words beat their anagrams (same letters and ink, no word). Both are paired within base cells (word x ink x
-  background x font): a one-sided paired t-test over the cells, BH, and the standardised paired difference d_z
-  above its threshold. Inference is about these 11 colour words (the task's vocabulary); how many of the 11 words
-  show the preference is reported beside it (`words_above_anagram`), since a unit driven by two words can pass.
+  background x font) and tested across the word identities: every cell of one word reuses the same two strings, so
+  a unit that responds to the shape of particular strings gives the same difference in all of them — the word, not
+  the cell, is the unit a claim about text generalises over. One-sided t-test on the per-word mean differences
+  (11 words: 10 df), BH, and d_z = mean / SD of the per-word differences above its threshold. How many of the words
+  show the preference is reported (`words_above_anagram`).
 - word-selective (colour words in neutral ink): the same ANOVA over the 11 words; CLSI_words above tau_word.
 - multimodal colour: colour-selective and word-selective, and the tuning curves agree beyond chance: the Pearson
   correlation of the patch tuning with the word tuning over the 10 colours other than the patch-preferred one,
@@ -20,7 +22,7 @@ an independent observation. On the cell means:
   number expected by chance from the preferred-colour frequencies.
 
 Thresholds: for each index, the `null_quantile` of that index under permuted labels (ANOVA indices: random
-permutations of cell labels; paired indices: random sign flips of the paired differences), pooled over
+permutations of cell labels; paired indices: every sign flip of the per-word differences, 2^11), pooled over
 neurons, where every permuted index is divided by *its own* permuted SD — so the threshold does not grow with the
 share of selective neurons in the store.
 """
@@ -172,8 +174,9 @@ def anova_index(x: np.ndarray, labels: np.ndarray, k: int, perms: np.ndarray
 
 
 def paired_index(diff: np.ndarray, flips: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Paired test of diff[pairs, neurons] (word cell minus its control cell) > 0. Returns (one-sided t-test p,
-    d_z = mean / SD, null d_z [F, neurons] under the sign flips `flips[F, pairs]`, each divided by its own SD)."""
+    """Paired test of diff[units, neurons] > 0 (here one row per word: its mean word-minus-control difference).
+    Returns (one-sided t-test p, d_z = mean / SD, null d_z [F, neurons] under the sign flips `flips[F, units]`, each
+    divided by its own SD)."""
     w = len(diff)
     sq = (diff ** 2).sum(0)
 
@@ -299,7 +302,7 @@ def classify(store: ActivationStore, sites: Sequence[str], reduction: str = "cls
     rng = np.random.default_rng(seed)
     perm_c = np.stack([rng.permutation(design.colour_labels) for _ in range(n_perm)]) if n_perm else np.zeros((0, 0), int)
     perm_w = np.stack([rng.permutation(design.word_labels) for _ in range(n_perm)]) if n_perm else np.zeros((0, 0), int)
-    flips = {c: sign_flips(len(a), n_perm, rng) for c, (a, _, _) in design.pairs.items()}
+    flips = {c: sign_flips(len(np.unique(w)), 4096, rng) for c, (_, _, w) in design.pairs.items()}  # 2^11: exact
     per_site = []
     it: Iterable[str] = sites
     if progress:
@@ -314,8 +317,9 @@ def classify(store: ActivationStore, sites: Sequence[str], reduction: str = "cls
         d["tune_c"] = _per_word(m[design.colour_cells], design.colour_labels)  # [k, neurons] tuning curves
         d["tune_w"] = _per_word(m[design.word_cells], design.word_labels)
         for c, (a, b, w) in design.pairs.items():
-            d[f"p_{c}"], d[f"d_{c}"], d[f"null_{c}"] = paired_index(m[a] - m[b], flips[c])
-            d[f"words_{c}"] = (_per_word(m[a] - m[b], w) > 0).sum(0)
+            per_word = _per_word(m[a] - m[b], w)  # [words, neurons]
+            d[f"p_{c}"], d[f"d_{c}"], d[f"null_{c}"] = paired_index(per_word, flips[c])
+            d[f"words_{c}"] = (per_word > 0).sum(0)
         per_site.append(d)
     cat = {key: np.concatenate([d[key] for d in per_site], axis=-1) for key in per_site[0] if key != "site"}
     site_col = np.concatenate([[d["site"]] * len(d["clsi"]) for d in per_site])

@@ -96,8 +96,8 @@ class ZeroShotEval:
 
 
 # The held-out design of the Stroop experiments. Three disjoint stimulus sets, each with one job:
-# - selection: the census (`census_set`, seed s: patches and the unjittered Stroop grid at fonts 0.16 / 0.22 of the
-#   side, neutral words at seed s + 1) picks the units; it is read from the census store's recipe;
+# - selection: the census (`census_set`, seed s: patches and the matched text contrast — words, anagrams, strokes —
+#   jittered, at fonts 0.13 / 0.16 / 0.22 / 0.26 of the side) picks the units; it is read from the census store's recipe;
 # - reference: the mean-ablation replacement and the control engine's perturbation sizes come from a jittered Stroop
 #   grid at the census fonts and fresh colour patches (seed s + 2);
 # - evaluation: the effect is measured on jittered copies at a font size neither of the others uses (seeds s + 3 ..
