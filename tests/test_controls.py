@@ -179,3 +179,21 @@ def test_newcombe_interval_of_zero_of_38_vs_2_of_380_covers_zero_and_is_not_dege
 def test_a_null_with_repeated_sets_is_refused():
     with pytest.raises(ValueError, match="distinct"):
         rank_test(0.0, np.zeros(100), n_distinct=3)
+
+
+def test_when_nothing_changes_the_excess_interval_does_not_collapse():
+    # a binary task whose outcomes no intervention changes: effect and excess are 0, both intervals around it
+    pool = _pool(300)
+    y = (np.arange(80) % 3 == 0).astype(float)
+
+    def outcomes(context):
+        if context is not None:
+            with context:
+                pass
+        return {"ok": y.copy()}
+
+    ev = Evaluation(outcomes, [Metric("ok", "ok")], {"ok": np.arange(80).astype(str)})
+    syn = Synthetic({"L0": np.zeros(300)})
+    res = run_controls(ev, syn.intervene, {"L0": np.arange(4)}, pool, n_sets=30, seed=0)
+    for e in (res.effect["ok"], res.excess["ok"]):
+        assert e.value == 0.0 and e.lo < 0 < e.hi, e  # the percentile interval of the excess was [0, 0]

@@ -295,6 +295,8 @@ def classify(store: ActivationStore, sites: Sequence[str], reduction: str = "cls
     `stimuli` overrides the store's label columns (e.g. shuffled labels for a null check); `n_perm` permutations
     set the ANOVA thresholds, `tuning_perm` orderings the tuning-agreement p-values.
     """
+    if not sites:
+        raise InterpError(f"no sites to classify in {store.path}: give at least one [n, neurons] site")
     design = store_design(store) if stimuli is None else census_design(stimuli)
     if store.n_committed < store.n_rows:
         raise InterpError(f"{store.path} is incomplete ({store.n_committed}/{store.n_rows} rows): finish it with --resume first")

@@ -413,6 +413,17 @@ def _effect_ci(ev: Evaluation, base: Mapping[str, np.ndarray], alt: Mapping[str,
     return dataclasses.replace(e, n_detail=detail)
 
 
+def at_least_as_wide(excess: Estimate, effect: Estimate) -> Estimate:
+    """The excess's interval, widened where needed to contain its point and to be at least as wide on each side as
+    the target effect's own interval: the excess carries the effect's sampling error whatever the control sets do,
+    so a percentile interval of "target minus a control set" cannot collapse to [0, 0] when nothing changes."""
+    if not all(np.isfinite([excess.value, effect.value, effect.lo, effect.hi])):
+        return excess
+    lo = min(excess.lo, excess.value - (effect.value - effect.lo)) if np.isfinite(excess.lo) else excess.value - (effect.value - effect.lo)
+    hi = max(excess.hi, excess.value + (effect.hi - effect.value)) if np.isfinite(excess.hi) else excess.value + (effect.hi - effect.value)
+    return dataclasses.replace(excess, lo=float(lo), hi=float(hi))
+
+
 def _mcnemar(before: np.ndarray, after: np.ndarray, cells: Optional[np.ndarray]) -> dict:
     """Items lost / gained with McNemar's p: exact where every cell holds one item, clustered (Durkalski) where
     cells hold several, so copies of one stimulus do not multiply the evidence."""
@@ -469,7 +480,8 @@ def run_controls(ev: Evaluation, intervene: Intervention, target: Mapping[str, S
     for m in ev.metrics:
         # binary metrics: a paired interval that cannot collapse when no item changes; continuous: cell bootstrap
         effect[m.name] = m.effect(base, alt, ev.clusters) if m.binary else _effect_ci(ev, base, alt, None, m, n_boot, seed)
-        excess[m.name] = _effect_ci(ev, base, alt, rand_items if len(sets) else None, m, n_boot, seed)
+        excess[m.name] = at_least_as_wide(_effect_ci(ev, base, alt, rand_items if len(sets) else None, m, n_boot, seed),
+                                          effect[m.name])
         tests[m.name] = rank_test(effect[m.name].value, rand[m.name], n_distinct=design.n_distinct,
                                   exact=design.exhaustive)
     adj = holm([tests[m.name].p for m in ev.metrics])
