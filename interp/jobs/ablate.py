@@ -132,7 +132,7 @@ def declare(exp: Experiment) -> Experiment:
 
 
 def run_experiment(exp: Experiment, lm: LoadedModel, store_path: Path, opts: argparse.Namespace, n_controls: int,
-                   out: Optional[Path], seed: int = 0, progress: bool = True) -> dict:
+                   out: Optional[Path], seed: int = 0, progress: bool = True, dose_response: bool = True) -> dict:
     """Select targets, run the control engine, write JSON + figures (+ per-item outcomes into the store)."""
     from ..intervene.units import head_units, neuron_units
 
@@ -152,7 +152,8 @@ def run_experiment(exp: Experiment, lm: LoadedModel, store_path: Path, opts: arg
         pool, intervene = neuron_units(lm, ref, list(sel.units), mode, seed)
     del ref
     n_units = sum(len(u) for u in sel.units.values())
-    dose = tuple(k for k in (1, 3, 10, 30, 100) if k < n_units) + (n_units,) if n_controls >= 20 and n_units > 1 else ()
+    dose = tuple(k for k in (1, 3, 10, 30, 100) if k < n_units) + (n_units,) if (dose_response and n_controls >= 20
+                                                                                       and n_units > 1) else ()
     res = run_controls(ev.evaluation(exp.claim), intervene, sel.units, pool, n_sets=n_controls, seed=seed,
                        ranking=sel.ranking, dose=dose, dose_sets=min(20, n_controls), progress=progress,
                        info={"experiment": exp.name, "model": lm.spec, "selection": sel.how, "mode": mode,
